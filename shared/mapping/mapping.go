@@ -18,16 +18,14 @@ import (
 	"github.com/qbridge/qbridge/shared/spec"
 )
 
-// AlisQI's date-time layout.
-const (
-	AlisQIDateTime = "2006-01-02 15:04:05"
-	AlisQIDate     = "2006-01-02"
-)
+// AlisQIDateTime is AlisQI's date-time layout; dates are its first 10 bytes.
+const AlisQIDateTime = "2006-01-02 15:04:05"
 
 // Plan is a compiled field mapping.
 type Plan struct {
 	name     string
 	fields   []fieldPlan
+	names    []string // the fields' targets, shared by every Result
 	key      *record.Template // a composite key, or one path as {{path}}
 	version  *record.Path
 	keyField string
@@ -45,6 +43,7 @@ type fieldPlan struct {
 	steps      []step
 	translate  *translation
 	label      string // what the field reads, for errors
+	plain      bool   // an optional copy of one path: the fast path
 }
 
 type op uint8
@@ -189,7 +188,9 @@ func CompileFields(s *spec.Spec, name string, fields []spec.Field, keyField stri
 			}
 			fp.translate = compileTranslation(f.Translate, tr)
 		}
+		fp.plain = fp.source != nil && len(fp.steps) == 0 && fp.translate == nil && !fp.hasDefault && !fp.mandatory
 		p.fields = append(p.fields, fp)
+		p.names = append(p.names, f.Target)
 	}
 	return p, nil
 }
@@ -319,10 +320,18 @@ func (p *Plan) Version(rec any) (int64, error) {
 // Map maps one decoded record. On failure the *Error lists every field that
 // failed, not just the first.
 func (p *Plan) Map(rec any) (Result, error) {
-	res := Result{Fields: make([]Field, 0, len(p.fields))}
+	values := make([]Value, len(p.fields))
 	var mErr *Error
 	for i := range p.fields {
 		f := &p.fields[i]
+		if f.plain {
+			if x, ok := f.source.Lookup(rec); ok {
+				if v, scalar := fromAny(x); scalar && (v.kind != kindString || v.s != "") {
+					values[i] = v
+					continue
+				}
+			}
+		}
 		v, fe := f.apply(rec)
 		if fe != nil {
 			if mErr == nil {
@@ -331,7 +340,7 @@ func (p *Plan) Map(rec any) (Result, error) {
 			mErr.Fields = append(mErr.Fields, *fe)
 			continue
 		}
-		res.Fields = append(res.Fields, Field{Name: f.target, Value: v})
+		values[i] = v
 	}
 	if mErr != nil {
 		if k, err := p.Key(rec); err == nil {
@@ -339,7 +348,7 @@ func (p *Plan) Map(rec any) (Result, error) {
 		}
 		return Result{}, mErr
 	}
-	return res, nil
+	return Result{names: p.names, values: values}, nil
 }
 
 func (f *fieldPlan) fail(expected string, found string) *FieldError {
@@ -517,12 +526,8 @@ func (s *step) date(f *fieldPlan, v Value) (Value, *FieldError) {
 		}
 		return Value{}, f.fail(want, describe(v.s))
 	}
-	layout := AlisQIDateTime
-	if s.dateOnly {
-		layout = AlisQIDate
-	}
 	var buf [32]byte
-	return String(string(t.In(s.loc).AppendFormat(buf[:0], layout))), nil
+	return String(string(appendAlisQI(buf[:0], t.In(s.loc), s.dateOnly))), nil
 }
 
 func (s *step) parseTime(text string) (time.Time, bool) {
@@ -533,6 +538,9 @@ func (s *step) parseTime(text string) (time.Time, bool) {
 	if strings.HasPrefix(text, "/Date(") {
 		us, err := model.ParseVersion(text)
 		return time.UnixMicro(us), err == nil
+	}
+	if t, ok := parseISO(text, s.loc); ok {
+		return t, true
 	}
 	for _, l := range inputLayouts {
 		// A time without a zone is the connection's local time.

@@ -7,22 +7,35 @@ import (
 	"strings"
 )
 
-// Result is a mapped AlisQI result: its fields in spec order.
+// Result is a mapped AlisQI result: its field names (shared with the plan
+// that made it, never modified) and values, in spec order.
 type Result struct {
-	Fields []Field
+	names  []string
+	values []Value
 }
 
-// Field is one AlisQI field and its value.
-type Field struct {
-	Name  string
-	Value Value
+// NewResult builds a result from parallel name and value slices.
+func NewResult(names []string, values []Value) Result {
+	if len(names) != len(values) {
+		panic("mapping.NewResult: names and values differ in length")
+	}
+	return Result{names: names, values: values}
 }
+
+// Len is the number of fields.
+func (r *Result) Len() int { return len(r.values) }
+
+// Name returns the name of field i.
+func (r *Result) Name(i int) string { return r.names[i] }
+
+// Value returns the value of field i.
+func (r *Result) Value(i int) Value { return r.values[i] }
 
 // Get returns the value of the named field.
 func (r *Result) Get(name string) (Value, bool) {
-	for _, f := range r.Fields {
-		if f.Name == name {
-			return f.Value, true
+	for i, n := range r.names {
+		if n == name {
+			return r.values[i], true
 		}
 	}
 	return Value{}, false
@@ -30,9 +43,9 @@ func (r *Result) Get(name string) (Value, bool) {
 
 // Map returns the result as a JSON-decoded map, for tests and previews.
 func (r *Result) Map() map[string]any {
-	m := make(map[string]any, len(r.Fields))
-	for _, f := range r.Fields {
-		m[f.Name] = f.Value.Any()
+	m := make(map[string]any, len(r.values))
+	for i, v := range r.values {
+		m[r.names[i]] = v.Any()
 	}
 	return m
 }
@@ -40,13 +53,13 @@ func (r *Result) Map() map[string]any {
 // AppendJSON appends the result as one JSON object, fields in spec order.
 func (r *Result) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
-	for i, f := range r.Fields {
+	for i, v := range r.values {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, f.Name)
+		b = appendJSONString(b, r.names[i])
 		b = append(b, ':')
-		b = f.Value.appendJSON(b)
+		b = v.appendJSON(b)
 	}
 	return append(b, '}')
 }
@@ -57,25 +70,19 @@ func (r Result) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
 // Hash returns a stable content hash of the result: the first 128 bits of a
 // SHA-256 over a length-prefixed encoding, hex encoded. Equal results hash
 // equal whatever produced them, so an unchanged record costs no AlisQI call.
-func (r *Result) Hash() string {
+func (r Result) Hash() string {
 	var stack [2048]byte
 	b := stack[:0]
-	for _, f := range r.Fields {
-		b = appendLenPrefixed(b, f.Name)
-		b = append(b, byte(f.Value.kind))
-		switch f.Value.kind {
+	for i, v := range r.values {
+		b = appendLenPrefixed(b, r.names[i])
+		b = append(b, byte(v.kind))
+		switch v.kind {
 		case kindString:
-			b = appendLenPrefixed(b, f.Value.s)
-		case kindNumber:
-			bits := math.Float64bits(f.Value.n)
+			b = appendLenPrefixed(b, v.s)
+		case kindNumber, kindBool:
+			bits := math.Float64bits(v.n)
 			for i := 0; i < 8; i++ {
 				b = append(b, byte(bits>>(8*i)))
-			}
-		case kindBool:
-			if f.Value.b {
-				b = append(b, 1)
-			} else {
-				b = append(b, 0)
 			}
 		}
 	}

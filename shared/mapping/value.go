@@ -7,10 +7,9 @@ import (
 // Value is one AlisQI field value: text, a number, a boolean or null. A
 // small union instead of `any` keeps mapping free of per-field allocations.
 type Value struct {
-	kind valueKind
 	s    string
-	n    float64
-	b    bool
+	n    float64 // the number, or 1/0 for a boolean
+	kind valueKind
 }
 
 type valueKind uint8
@@ -25,7 +24,12 @@ const (
 // String, Number, Bool and Null build values.
 func String(s string) Value  { return Value{kind: kindString, s: s} }
 func Number(n float64) Value { return Value{kind: kindNumber, n: n} }
-func Bool(b bool) Value      { return Value{kind: kindBool, b: b} }
+func Bool(b bool) Value {
+	if b {
+		return Value{kind: kindBool, n: 1}
+	}
+	return Value{kind: kindBool}
+}
 func Null() Value            { return Value{} }
 
 // IsNull reports whether v is null.
@@ -39,7 +43,7 @@ func (v Value) Any() any {
 	case kindNumber:
 		return v.n
 	case kindBool:
-		return v.b
+		return v.n != 0
 	}
 	return nil
 }
@@ -52,7 +56,7 @@ func (v Value) Text() string {
 	case kindNumber:
 		return strconv.FormatFloat(v.n, 'f', -1, 64)
 	case kindBool:
-		return strconv.FormatBool(v.b)
+		return strconv.FormatBool(v.n != 0)
 	}
 	return ""
 }
@@ -116,7 +120,7 @@ func (v Value) appendJSON(b []byte) []byte {
 	case kindNumber:
 		return strconv.AppendFloat(b, v.n, 'f', -1, 64)
 	case kindBool:
-		return strconv.AppendBool(b, v.b)
+		return strconv.AppendBool(b, v.n != 0)
 	}
 	return append(b, "null"...)
 }

@@ -25,7 +25,7 @@ const AlisQIDateTime = "2006-01-02 15:04:05"
 type Plan struct {
 	name     string
 	fields   []fieldPlan
-	names    []string // the fields' targets, shared by every Result
+	names    []string         // the fields' targets, shared by every Result
 	key      *record.Template // a composite key, or one path as {{path}}
 	version  *record.Path
 	keyField string

@@ -30,7 +30,7 @@ func Bool(b bool) Value {
 	}
 	return Value{kind: kindBool}
 }
-func Null() Value            { return Value{} }
+func Null() Value { return Value{} }
 
 // IsNull reports whether v is null.
 func (v Value) IsNull() bool { return v.kind == kindNull }

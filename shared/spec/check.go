@@ -262,7 +262,8 @@ func (c *checker) examples() {
 	for i, ex := range c.s.Examples {
 		ptr := fmt.Sprintf("/examples/%d", i)
 		e := c.entityRef(ptr+"/entity", ex.Entity)
-		if len(ex.Expect) == 0 && len(ex.ExpectErrors) == 0 && len(ex.ExpectTriggers) == 0 {
+		// An empty expectErrors or expectTriggers list is an expectation: none.
+		if len(ex.Expect) == 0 && ex.ExpectErrors == nil && ex.ExpectTriggers == nil {
 			c.at(ptr, "example %q expects nothing; add expect, expectErrors or expectTriggers", ex.Name)
 		}
 		if e == nil {

@@ -84,7 +84,7 @@ func runOne(s *spec.Spec, plans *mapping.Plans, triggers *quality.Triggers, ex s
 	sort.Strings(failed)
 	wantFailed := slices.Sorted(slices.Values(ex.ExpectErrors))
 	if !slices.Equal(failed, wantFailed) {
-		got := any(failed)
+		got := any(nonNil(failed))
 		if mErr != nil {
 			got = mErr.Fields
 		}

@@ -69,7 +69,8 @@ func Parse(file string, data []byte) (*Spec, error) {
 		return nil, Problems{{File: file, Line: 1, Column: 1, Message: "the file is empty; a spec needs version, connection, erp, alisqi and entities"}}
 	}
 	root := doc.Content[0]
-	instance, err := s.positions.walk(root, "")
+	budget := maxNodes
+	instance, err := s.positions.walk(root, "", &budget)
 	if err != nil {
 		return nil, Problems{{File: file, Line: root.Line, Column: root.Column, Message: err.Error()}}
 	}
@@ -81,13 +82,17 @@ func Parse(file string, data []byte) (*Spec, error) {
 		// in one of the two; report it rather than hide it.
 		c.at("", "cannot read spec: %v", err)
 	}
+	// An entity the schema refused may not have decoded: give every name in
+	// the file an entity so the semantic checks can still run.
 	s.EntityOrder = entityOrder(root)
-	for name, e := range s.Entities {
-		if e == nil {
+	if s.Entities == nil {
+		s.Entities = map[string]*Entity{}
+	}
+	for _, name := range s.EntityOrder {
+		if s.Entities[name] == nil {
 			s.Entities[name] = &Entity{}
-			e = s.Entities[name]
 		}
-		e.Name = name
+		s.Entities[name].Name = name
 	}
 	s.applyDefaults()
 	c.semantics()
@@ -190,11 +195,18 @@ type positions struct {
 	key   map[string]pos
 }
 
+// maxNodes bounds the nodes a spec may expand to, aliases included, so a
+// YAML alias bomb is refused instead of expanded.
+const maxNodes = 200_000
+
 // walk turns the YAML tree into a JSON-compatible value for the schema and
 // records every node's position under its JSON pointer.
-func (p positions) walk(n *yaml.Node, ptr string) (any, error) {
+func (p positions) walk(n *yaml.Node, ptr string, budget *int) (any, error) {
+	if *budget--; *budget < 0 {
+		return nil, fmt.Errorf("the spec expands to more than %d YAML nodes (too many aliases?)", maxNodes)
+	}
 	if n.Kind == yaml.AliasNode {
-		return p.walk(n.Alias, ptr)
+		return p.walk(n.Alias, ptr, budget)
 	}
 	p.value[ptr] = pos{n.Line, n.Column}
 	switch n.Kind {
@@ -207,7 +219,7 @@ func (p positions) walk(n *yaml.Node, ptr string) (any, error) {
 			}
 			child := ptr + "/" + escapePointer(k.Value)
 			p.key[child] = pos{k.Line, k.Column}
-			val, err := p.walk(v, child)
+			val, err := p.walk(v, child, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -217,7 +229,7 @@ func (p positions) walk(n *yaml.Node, ptr string) (any, error) {
 	case yaml.SequenceNode:
 		a := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			val, err := p.walk(c, ptr+"/"+strconv.Itoa(i))
+			val, err := p.walk(c, ptr+"/"+strconv.Itoa(i), budget)
 			if err != nil {
 				return nil, err
 			}

@@ -275,4 +275,3 @@ func yes(b bool) string {
 	}
 	return ""
 }
-

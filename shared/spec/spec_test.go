@@ -153,6 +153,20 @@ func TestYAMLSyntaxError(t *testing.T) {
 	}
 }
 
+func TestAliasBombIsRefused(t *testing.T) {
+	doc := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for i := 0; i < 8; i++ {
+		name := fmt.Sprintf("b%d", i)
+		doc += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	_, err := Parse("s.yaml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "too many aliases") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func TestExampleSpecsLoad(t *testing.T) {
 	for _, name := range []string{"businesscentral", "s4hana"} {
 		s, err := Load(fmt.Sprintf("../../testdata/specs/%s.yaml", name))

@@ -1,0 +1,64 @@
+# qbridge — see README.md. Every target does its own set-up on a fresh machine
+# (Go and Node are all it needs; npm packages land in .tools/).
+
+SHELL     := /bin/bash
+GO        ?= go
+TOOLS     := $(CURDIR)/.tools
+FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
+GOFILES   := $(shell find functions shared -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+STATICCHECK  := $(TOOLS)/staticcheck
+FUZZTIME     ?= 30s
+
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: all build qbridge test test-unit bench fuzz lint clean
+
+all: lint test
+
+## build: one arm64 bootstrap per function, zipped into dist/<function>.zip
+build: $(FUNCTIONS:%=dist/%.zip)
+
+dist/%.zip: $(GOFILES)
+	@mkdir -p dist/$*
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o dist/$*/bootstrap ./functions/$*
+	$(GO) run ./infra/tools/lambdazip -o $@ dist/$*/bootstrap
+	@ls -l dist/$*/bootstrap $@ | awk '{print $$5, $$9}'
+
+## qbridge: the local CLI (spec tools, map)
+qbridge:
+	$(GO) build -o bin/qbridge ./infra/local
+	@echo "built bin/qbridge"
+
+## test: every test, emulators included (started and stopped here)
+test:
+	$(GO) vet ./...
+	infra/scripts/with-emulators.sh $(GO) test -count=1 ./...
+
+## test-unit: the tests that need no emulator (they skip, except with CI=true)
+test-unit:
+	$(GO) test ./...
+
+## bench: micro-benchmarks (mapping ns/record and allocations)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+
+## fuzz: each fuzz target for FUZZTIME (default 30s)
+fuzz:
+	$(GO) test ./shared/spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./shared/mapping -run '^$$' -fuzz '^FuzzMap$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./shared/schedule -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./shared/record -run '^$$' -fuzz '^FuzzPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+## lint: gofmt, go vet, staticcheck
+lint: $(STATICCHECK)
+	@unformatted=$$(gofmt -l functions shared infra 2>/dev/null); if [ -n "$$unformatted" ]; then echo "not gofmt'd:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+clean:
+	rm -rf dist bin

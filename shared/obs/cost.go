@@ -32,12 +32,12 @@ var USEast1 = Prices{
 
 // Work is what a run of qbridge consumed, AWS calls and Lambda time.
 type Work struct {
-	Usage          Usage
-	HTTPRequests   int64   // HTTP API requests served
-	Invocations    int64   // Lambda invocations
-	GBSeconds      float64 // Lambda memory × billed duration
-	SQSFIFO        bool    // the queue requests were FIFO
-	SecretsCalls   int64   // beyond those in Usage (e.g. per cold start)
+	Usage        Usage
+	HTTPRequests int64   // HTTP API requests served
+	Invocations  int64   // Lambda invocations
+	GBSeconds    float64 // Lambda memory × billed duration
+	SQSFIFO      bool    // the queue requests were FIFO
+	SecretsCalls int64   // beyond those in Usage (e.g. per cold start)
 }
 
 // Cost is a bill, by line, in dollars.

@@ -23,10 +23,10 @@ var ErrNotFound = errors.New("not found")
 // idempotency state of the inbound flow.
 type EntityState struct {
 	Key      model.EntityKey
-	Version  int64             // model.ParseVersion of the record's change marker; 0 = unversioned
-	Hash     string            // content hash of the mapped AlisQI result
-	AlisQIID string            // AlisQI "@id", when known
-	Decision string            // the last quality decision, when one was made
+	Version  int64          // model.ParseVersion of the record's change marker; 0 = unversioned
+	Hash     string         // content hash of the mapped AlisQI result
+	AlisQIID string         // AlisQI "@id", when known
+	Decision string         // the last quality decision, when one was made
 	Previous map[string]any // the record fields quality triggers read as `previous`
 	// Owner is the message that applied this state; it may re-apply it (a
 	// retry of its own delivery) while others see it as unchanged.

@@ -336,4 +336,3 @@ func (s *Store) putBucket(ctx context.Context, tx *sql.Tx, name string, b store.
 		name, b.MilliTokens, b.RefilledAtMs, b.BlockedUntilMs)
 	return err
 }
-

@@ -54,7 +54,9 @@ func Run(t *testing.T, newStores Factory) {
 	t.Run("RateLimiter", func(t *testing.T) { testRateLimiter(t, newStores) })
 }
 
-func key(k string) model.EntityKey { return model.EntityKey{Connection: "acme", Entity: "items", Key: k} }
+func key(k string) model.EntityKey {
+	return model.EntityKey{Connection: "acme", Entity: "items", Key: k}
+}
 
 func testEntityStates(t *testing.T, newStores Factory) {
 	ctx := context.Background()
@@ -103,7 +105,7 @@ func testEntityStates(t *testing.T, newStores Factory) {
 
 	clock.Advance(61 * time.Second) // the lease runs out
 	mustApply(t, s, store.EntityState{Key: k, Version: 10, Hash: "a", Owner: "m3"}, false, store.Unchanged)
-	mustApply(t, s, store.EntityState{Key: k, Version: 10, Hash: "a", Owner: "m3"}, true, store.Applied) // a replay
+	mustApply(t, s, store.EntityState{Key: k, Version: 10, Hash: "a", Owner: "m3"}, true, store.Applied)  // a replay
 	mustApply(t, s, store.EntityState{Key: k, Version: 10, Hash: "c", Owner: "m4"}, false, store.Applied) // new mapping, same version
 	cur = mustApply(t, s, store.EntityState{Key: k, Version: 8, Hash: "x", Owner: "m5"}, true, store.Stale)
 	if cur == nil || cur.Hash != "c" {

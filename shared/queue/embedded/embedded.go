@@ -243,7 +243,9 @@ type DeadLetters struct {
 var _ queue.DeadLetters = (*DeadLetters)(nil)
 
 // DeadLetters returns the operator's view of dlq, whose messages came from source.
-func (b *Broker) DeadLetters(dlq, source *Queue) *DeadLetters { return &DeadLetters{dlq: dlq, source: source} }
+func (b *Broker) DeadLetters(dlq, source *Queue) *DeadLetters {
+	return &DeadLetters{dlq: dlq, source: source}
+}
 
 // List implements queue.DeadLetters; the embedded queue can peek.
 func (d *DeadLetters) List(ctx context.Context, max int) ([]queue.DeadLetter, error) {

@@ -13,7 +13,7 @@ FUZZTIME     ?= 30s
 
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: all build qbridge test test-unit bench fuzz lint clean
+.PHONY: all build qbridge test test-unit emulators bench fuzz lint clean
 
 all: lint test
 
@@ -36,13 +36,18 @@ test:
 	$(GO) vet ./...
 	infra/scripts/with-emulators.sh $(GO) test -count=1 ./...
 
+## emulators: a shell with dynalite and fauxqs running (exit stops them)
+emulators:
+	infra/scripts/with-emulators.sh $(SHELL)
+
 ## test-unit: the tests that need no emulator (they skip, except with CI=true)
 test-unit:
 	$(GO) test ./...
 
-## bench: micro-benchmarks (mapping ns/record and allocations)
+## bench: micro-benchmarks (mapping ns/record, store capacity units, queue requests)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+	infra/scripts/with-emulators.sh $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./shared/store/... ./shared/queue/...
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/mapping/
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s)
 fuzz:

@@ -87,15 +87,18 @@ func (a Action) Valid() bool {
 // Thin events carry only the key (and a resource to fetch); full events
 // carry the record in Payload.
 type ChangeEvent struct {
-	ID         string          `json:"id"`
-	Connection string          `json:"connection"`
-	Entity     string          `json:"entity"` // the spec's entity name, e.g. "items"
-	Kind       Kind            `json:"kind"`
-	Key        string          `json:"key"`
-	Version    int64           `json:"version,omitempty"` // see ParseVersion; 0 when unknown (thin)
-	Action     Action          `json:"action"`
-	Thin       bool            `json:"thin,omitempty"`
-	Resource   string          `json:"resource,omitempty"` // where to fetch a thin event's record
+	ID         string `json:"id"`
+	Connection string `json:"connection"`
+	Entity     string `json:"entity"` // the spec's entity name, e.g. "items"
+	Kind       Kind   `json:"kind"`
+	Key        string `json:"key"`
+	Version    int64  `json:"version,omitempty"` // see ParseVersion; 0 when unknown (thin)
+	Action     Action `json:"action"`
+	Thin       bool   `json:"thin,omitempty"`
+	Resource   string `json:"resource,omitempty"` // where to fetch a thin event's record
+	// Collection marks a notice that many records of the entity changed
+	// since Version (BC's "collection" change type): pull them all.
+	Collection bool            `json:"collection,omitempty"`
 	Payload    json.RawMessage `json:"payload,omitempty"`
 	Source     string          `json:"source"` // adapter name, e.g. "businesscentral"
 	ReceivedAt time.Time       `json:"receivedAt"`

@@ -22,12 +22,13 @@ var ErrNotFound = errors.New("not found")
 // EntityState is what qbridge last applied to AlisQI for one ERP record: the
 // idempotency state of the inbound flow.
 type EntityState struct {
-	Key      model.EntityKey
-	Version  int64          // model.ParseVersion of the record's change marker; 0 = unversioned
-	Hash     string         // content hash of the mapped AlisQI result
-	AlisQIID string         // AlisQI "@id", when known
-	Decision string         // the last quality decision, when one was made
-	Previous map[string]any // the record fields quality triggers read as `previous`
+	Key       model.EntityKey
+	Version   int64          // model.ParseVersion of the record's change marker; 0 = unversioned
+	Hash      string         // content hash of the mapped AlisQI result
+	AlisQIID  string         // AlisQI "@id", when known
+	AlisQIKey string         // the value of the AlisQI key field (needed once the ERP record is gone)
+	Decision  string         // the last quality decision, when one was made
+	Previous  map[string]any // the record fields quality triggers read as `previous`
 	// Owner is the message that applied this state; it may re-apply it (a
 	// retry of its own delivery) while others see it as unchanged.
 	Owner string

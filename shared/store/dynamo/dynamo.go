@@ -9,7 +9,7 @@
 // serves them all, and IAM narrows each function to its prefixes with
 // dynamodb:LeadingKeys:
 //
-//	S#{connection}#{entity}#{key}  entity state: v version, h hash, aid AlisQI id,
+//	S#{connection}#{entity}#{key}  entity state: v version, h hash, aid AlisQI id, aqk AlisQI key,
 //	                               dec decision, prev previous fields (JSON), own owner,
 //	                               lease (Unix s), upd (Unix µs)
 //	I#{key}                        idempotency: st status, res result, lease (Unix s), exp (TTL, Unix s)

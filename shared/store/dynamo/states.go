@@ -25,7 +25,7 @@ func stateItem(st store.EntityState, now time.Time) (map[string]types.AttributeV
 		"upd":   n(now.UnixMicro()),
 	}
 	// Empty strings are left out: older DynamoDB-compatible servers refuse them.
-	for k, v := range map[string]string{"aid": st.AlisQIID, "dec": st.Decision, "own": st.Owner} {
+	for k, v := range map[string]string{"aid": st.AlisQIID, "aqk": st.AlisQIKey, "dec": st.Decision, "own": st.Owner} {
 		if v != "" {
 			item[k] = s(v)
 		}
@@ -45,7 +45,7 @@ func stateFrom(k model.EntityKey, item map[string]types.AttributeValue) (*store.
 		return nil, nil
 	}
 	st := &store.EntityState{
-		Key: k, Version: getN(item, "v"), Hash: getS(item, "h"), AlisQIID: getS(item, "aid"),
+		Key: k, Version: getN(item, "v"), Hash: getS(item, "h"), AlisQIID: getS(item, "aid"), AlisQIKey: getS(item, "aqk"),
 		Decision: getS(item, "dec"), Owner: getS(item, "own"), LeaseUntil: getN(item, "lease"),
 		UpdatedAt: time.UnixMicro(getN(item, "upd")).UTC(),
 	}

@@ -87,10 +87,10 @@ func testEntityStates(t *testing.T, newStores Factory) {
 
 	k := key("item-1")
 	prev := map[string]any{"status": "Released", "qty": 12.5}
-	first := store.EntityState{Key: k, Version: 10, Hash: "a", AlisQIID: "77", Previous: prev, Owner: "m1", LeaseUntil: clock.Now().Unix() + 60}
+	first := store.EntityState{Key: k, Version: 10, Hash: "a", AlisQIID: "77", AlisQIKey: "1896-S", Previous: prev, Owner: "m1", LeaseUntil: clock.Now().Unix() + 60}
 	mustApply(t, s, first, false, store.Applied)
 	st := getOne(t, s, k)
-	if st.Version != 10 || st.Hash != "a" || st.AlisQIID != "77" || st.Owner != "m1" || st.LeaseUntil != first.LeaseUntil || !reflect.DeepEqual(st.Previous, prev) {
+	if st.Version != 10 || st.Hash != "a" || st.AlisQIID != "77" || st.AlisQIKey != "1896-S" || st.Owner != "m1" || st.LeaseUntil != first.LeaseUntil || !reflect.DeepEqual(st.Previous, prev) {
 		t.Errorf("stored = %+v", st)
 	}
 

@@ -9,6 +9,8 @@ GOFILES   := $(shell find functions shared -name '*.go' -not -name '*_test.go' 2
 LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 STATICCHECK  := $(TOOLS)/staticcheck
+# The installation's specs, bundled into every function zip (specs/).
+SPECS        ?= testdata/specs
 FUZZTIME     ?= 30s
 
 export AWS_EC2_METADATA_DISABLED := true
@@ -20,10 +22,10 @@ all: lint test
 ## build: one arm64 bootstrap per function, zipped into dist/<function>.zip
 build: $(FUNCTIONS:%=dist/%.zip)
 
-dist/%.zip: $(GOFILES)
+dist/%.zip: $(GOFILES) $(wildcard $(SPECS)/*.yaml)
 	@mkdir -p dist/$*
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o dist/$*/bootstrap ./functions/$*
-	$(GO) run ./infra/tools/lambdazip -o $@ dist/$*/bootstrap
+	$(GO) run ./infra/tools/lambdazip -o $@ -specs $(SPECS) dist/$*/bootstrap
 	@ls -l dist/$*/bootstrap $@ | awk '{print $$5, $$9}'
 
 ## qbridge: the local CLI (spec tools, map)

@@ -173,7 +173,10 @@ func TestAuthFailureIsNotPoisonAndNotRetried(t *testing.T) {
 func TestTimeoutAfterCommit(t *testing.T) {
 	sb, base := sandbox(t)
 	sb.SetFaults(alisqisandbox.Faults{TimeoutAfterCommitRate: 1, HangFor: 3 * time.Second}, 7)
-	c := client(t, base, func(cfg *alisqi.Config) { cfg.HTTP = &http.Client{Timeout: 300 * time.Millisecond}; cfg.MaxAttempts = 2 })
+	c := client(t, base, func(cfg *alisqi.Config) {
+		cfg.HTTP = &http.Client{Timeout: 300 * time.Millisecond}
+		cfg.MaxAttempts = 2
+	})
 	err := c.StoreResults(context.Background(), alisqi.Store{SetID: 101, Results: raw(`{"item_code_":"N"}`)})
 	var e *alisqi.Error
 	if !errors.As(err, &e) || !e.Ambiguous || c.Calls() != 1 {

@@ -48,12 +48,13 @@ func (b Bucket) Take(now time.Time, n int, rate Rate) (Bucket, time.Duration) {
 	return b, time.Duration(waitMs) * time.Millisecond
 }
 
-// Block empties the bucket until t.
+// Block empties the bucket until t, when it holds one token: AlisQI's
+// Retry-After says when the next call may go.
 func (b Bucket) Block(t time.Time) Bucket {
 	if ms := t.UnixMilli(); ms > b.BlockedUntilMs {
 		b.BlockedUntilMs = ms
 	}
-	b.MilliTokens = 0
+	b.MilliTokens = 1000
 	b.RefilledAtMs = max(b.RefilledAtMs, t.UnixMilli())
 	return b
 }

@@ -64,7 +64,11 @@ func TestBucket(t *testing.T) {
 	if _, wait = b.Take(t0.Add(time.Hour), 1, rate); wait != 10*time.Second {
 		t.Errorf("blocked: wait %v", wait)
 	}
-	if _, wait = b.Take(t0.Add(time.Hour+12*time.Second), 1, rate); wait != 0 {
-		t.Errorf("after the block a refilled token is refused: %v", wait)
+	b, wait = b.Take(t0.Add(time.Hour+10*time.Second), 1, rate)
+	if wait != 0 {
+		t.Errorf("the call Retry-After allows is refused: %v", wait)
+	}
+	if _, wait = b.Take(t0.Add(time.Hour+10*time.Second), 1, rate); wait != 2*time.Second {
+		t.Errorf("after the block the bucket refills at its rate: wait %v", wait)
 	}
 }

@@ -1,8 +1,9 @@
-// Command lambdazip packs a Lambda bootstrap binary into a zip with fixed
-// timestamps and permissions, so the same binary always makes the same zip
-// and a CDK deploy only uploads code that changed.
+// Command lambdazip packs a Lambda bootstrap binary, and the installation's
+// spec files under specs/, into a zip with fixed timestamps and
+// permissions, so the same inputs always make the same zip and a CDK deploy
+// only uploads code that changed.
 //
-//	lambdazip -o dist/ingest.zip dist/ingest/bootstrap
+//	lambdazip -o dist/ingest.zip -specs testdata/specs dist/ingest/bootstrap
 package main
 
 import (
@@ -12,17 +13,28 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
 func main() {
 	out := flag.String("o", "", "output zip `file`")
+	specs := flag.String("specs", "", "`folder` whose *.yaml files go into specs/")
 	flag.Parse()
 	if *out == "" || flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: lambdazip -o OUT.zip BOOTSTRAP")
+		fmt.Fprintln(os.Stderr, "usage: lambdazip -o OUT.zip [-specs DIR] BOOTSTRAP")
 		os.Exit(2)
 	}
-	if err := pack(*out, flag.Arg(0)); err != nil {
+	var files []string
+	if *specs != "" {
+		var err error
+		if files, err = filepath.Glob(filepath.Join(*specs, "*.yaml")); err != nil || len(files) == 0 {
+			fmt.Fprintf(os.Stderr, "lambdazip: no *.yaml specs in %s\n", *specs)
+			os.Exit(1)
+		}
+		sort.Strings(files)
+	}
+	if err := pack(*out, flag.Arg(0), files...); err != nil {
 		fmt.Fprintf(os.Stderr, "lambdazip: %v\n", err)
 		os.Exit(1)
 	}
@@ -31,26 +43,20 @@ func main() {
 // epoch is the timestamp every entry gets (zip cannot store 1970).
 var epoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func pack(out, bootstrap string) error {
-	in, err := os.Open(bootstrap)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
+func pack(out, bootstrap string, specs ...string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".lambdazip-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	zw := zip.NewWriter(tmp)
-	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: epoch}
-	hdr.SetMode(0o755)
-	w, err := zw.CreateHeader(hdr)
-	if err != nil {
+	if err := add(zw, "bootstrap", bootstrap, 0o755); err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, in); err != nil {
-		return err
+	for _, s := range specs {
+		if err := add(zw, "specs/"+filepath.Base(s), s, 0o644); err != nil {
+			return err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return err
@@ -59,4 +65,20 @@ func pack(out, bootstrap string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), out)
+}
+
+func add(zw *zip.Writer, name, path string, mode os.FileMode) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	hdr := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: epoch}
+	hdr.SetMode(mode)
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(w, in)
+	return err
 }

@@ -15,13 +15,17 @@ func TestPackIsDeterministicAndExecutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := filepath.Join(dir, "a.zip"), filepath.Join(dir, "b.zip")
-	if err := pack(a, bin); err != nil {
+	spec := filepath.Join(dir, "acme.yaml")
+	if err := os.WriteFile(spec, []byte("version: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := pack(a, bin, spec); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chtimes(bin, epoch.AddDate(30, 0, 0), epoch.AddDate(30, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := pack(b, bin); err != nil {
+	if err := pack(b, bin, spec); err != nil {
 		t.Fatal(err)
 	}
 	za, _ := os.ReadFile(a)
@@ -34,7 +38,7 @@ func TestPackIsDeterministicAndExecutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if len(r.File) != 1 || r.File[0].Name != "bootstrap" || r.File[0].Mode().Perm() != 0o755 {
-		t.Errorf("entries: %v mode %v", r.File[0].Name, r.File[0].Mode())
+	if len(r.File) != 2 || r.File[0].Name != "bootstrap" || r.File[0].Mode().Perm() != 0o755 || r.File[1].Name != "specs/acme.yaml" {
+		t.Errorf("entries: %v mode %v, %d files", r.File[0].Name, r.File[0].Mode(), len(r.File))
 	}
 }

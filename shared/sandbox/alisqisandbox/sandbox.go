@@ -28,6 +28,7 @@ import (
 type Faults struct {
 	ServerErrorRate float64       // 503 before anything is applied
 	ThrottleRate    float64       // 429 with RetryAfter, beyond the real limit
+	ThrottleNext    int           // the next N calls get a 429 with RetryAfter
 	RetryAfter      time.Duration // for injected 429s; default 1s
 	Latency         time.Duration // added to every call
 	// TimeoutAfterCommitRate: the write is applied, then the answer is held
@@ -188,7 +189,11 @@ func (s *Server) handle(r *http.Request, call *Call) (int, []byte, time.Duration
 	}
 	remaining := s.remaining()
 	s.rateHeaders(r, remaining, 0)
-	if s.faults.ThrottleRate > 0 && s.rng.Float64() < s.faults.ThrottleRate {
+	throttle := s.faults.ThrottleNext > 0
+	if throttle {
+		s.faults.ThrottleNext--
+	}
+	if throttle || (s.faults.ThrottleRate > 0 && s.rng.Float64() < s.faults.ThrottleRate) {
 		call.Injected = "429"
 		s.rateHeaders(r, 0, s.faults.RetryAfter)
 		return fail(429, "Too many requests")

@@ -64,8 +64,8 @@ type Subscription struct {
 	Expiration      string `json:"expirationDateTime"`
 	ETag            string `json:"@odata.etag"`
 	collection      string
-	Deliveries      int    `json:"-"`
-	LastStatus      int    `json:"-"`
+	Deliveries      int `json:"-"`
+	LastStatus      int `json:"-"`
 }
 
 // New returns an empty sandbox with the given OAuth client.
@@ -77,7 +77,11 @@ func New(clientID, clientSecret string) *Sandbox {
 }
 
 // SetBase records the URL the sandbox is served at (http://127.0.0.1:port).
-func (s *Sandbox) SetBase(base string) { s.mu.Lock(); s.base = strings.TrimSuffix(base, "/"); s.mu.Unlock() }
+func (s *Sandbox) SetBase(base string) {
+	s.mu.Lock()
+	s.base = strings.TrimSuffix(base, "/")
+	s.mu.Unlock()
+}
 
 // BaseURL is erp.baseUrl for a spec: .../api/v2.0/companies({id}).
 func (s *Sandbox) BaseURL() string {
@@ -351,4 +355,3 @@ func (s *Sandbox) Pending() int {
 	}
 	return n
 }
-

@@ -1,0 +1,186 @@
+package dispatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/qbridge/qbridge/shared/envelope"
+	"github.com/qbridge/qbridge/shared/model"
+	"github.com/qbridge/qbridge/shared/obs"
+	"github.com/qbridge/qbridge/shared/queue"
+	"github.com/qbridge/qbridge/shared/store"
+)
+
+// finish puts back the state of dead letters, sends them, writes the audit
+// trail and the metrics.
+func (r *run) finish(ctx context.Context) {
+	now := r.d.now()
+	var dead []*item
+	for _, it := range r.items {
+		if it.outcome != DeadLettered {
+			continue
+		}
+		if it.claimed {
+			// AlisQI does not hold what the state would claim: put it back.
+			if err := r.d.States.Restore(ctx, it.ev.EntityKey(), it.msg.m.ID, it.cur); err != nil {
+				it.outcome, it.reason = Retried, "could not restore the state of a refused record: "+err.Error()
+				continue
+			}
+		}
+		dead = append(dead, it)
+	}
+	r.deadLetter(ctx, dead, now)
+
+	recs := make([]store.AuditRecord, 0, len(r.items))
+	for _, it := range r.items {
+		recs = append(recs, r.auditRecord(it, now))
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = r.d.Audit.Append(ctx, recs); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		// Without its audit record the work must come back and be redone.
+		r.d.log().ErrorContext(ctx, "audit trail unavailable; retrying the batch", "error", err.Error())
+		for _, m := range r.msgs {
+			m.retry = true
+		}
+	}
+	r.comeBackSooner(ctx, now)
+	r.metrics(ctx, now)
+}
+
+// comeBackSooner shortens the visibility of messages whose retries can
+// only succeed after a known time (another message's lease, AlisQI's
+// Retry-After), so they return then rather than after the whole visibility
+// timeout.
+func (r *run) comeBackSooner(ctx context.Context, now time.Time) {
+	if r.d.Inbound == nil {
+		return
+	}
+	for _, m := range r.msgs {
+		var until int64
+		for _, it := range m.items {
+			if it.outcome == Retried {
+				if it.retryAt == 0 {
+					until = 0 // another failure: keep the normal back-off
+					break
+				}
+				until = max(until, it.retryAt)
+			}
+		}
+		if until == 0 || m.m.Receipt == "" {
+			continue
+		}
+		wait := time.Unix(until, 0).Sub(now) + time.Second
+		if err := r.d.Inbound.ChangeVisibility(ctx, m.m.Receipt, max(wait, time.Second)); err != nil {
+			r.d.log().WarnContext(ctx, "could not shorten a busy message's visibility", "error", err.Error())
+		}
+	}
+}
+
+func (r *run) deadLetter(ctx context.Context, dead []*item, now time.Time) {
+	var out []queue.Outgoing
+	var sent []*item
+	for _, it := range dead {
+		body, err := envelope.Pack(it.ev.Connection, []model.ChangeEvent{it.ev}, nil)
+		if err != nil || len(body) != 1 {
+			it.msg.retry = true
+			continue
+		}
+		first := it.msg.m.FirstReceivedAt
+		if first.IsZero() {
+			first = it.msg.m.SentAt
+		}
+		if first.IsZero() {
+			first = now
+		}
+		m := body[0]
+		m.Attributes[queue.AttrReason] = truncate(it.reason, 1000)
+		m.Attributes[queue.AttrFlow] = "dispatch"
+		m.Attributes[queue.AttrFirstAttempt] = first.UTC().Format(time.RFC3339)
+		m.Attributes[queue.AttrLastAttempt] = now.UTC().Format(time.RFC3339)
+		m.Attributes[queue.AttrReceives] = strconv.Itoa(it.msg.m.ReceiveCount)
+		out = append(out, m)
+		sent = append(sent, it)
+	}
+	if len(out) == 0 {
+		return
+	}
+	if err := r.d.DeadLetter.Send(ctx, out); err != nil {
+		// Never lose one: the message comes back and is tried again.
+		r.d.log().ErrorContext(ctx, "dead-letter queue unavailable", "error", err.Error(), "events", len(out))
+		for _, it := range sent {
+			it.msg.retry = true
+		}
+		return
+	}
+	for _, it := range sent {
+		r.d.log().WarnContext(ctx, "dead-lettered", slog.String("connection", it.ev.Connection), slog.String("entity", it.ev.Entity),
+			slog.String("key", it.ev.Key), slog.String("event", it.ev.ID), slog.String("reason", it.logged))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (r *run) auditRecord(it *item, now time.Time) store.AuditRecord {
+	rec := store.AuditRecord{Time: now, Connection: it.ev.Connection, Flow: "dispatch", Entity: it.ev.Entity, Key: it.ev.Key,
+		Outcome: it.outcome, Version: it.ev.Version, MessageID: it.msg.m.ID, Detail: it.logged}
+	if rec.Detail == "" {
+		rec.Detail = it.reason
+	}
+	if it.next.Version != 0 {
+		rec.Version = it.next.Version
+	}
+	switch {
+	case it.next.Hash != "":
+		rec.PayloadHash = it.next.Hash
+	case len(it.ev.Payload) > 0:
+		sum := sha256.Sum256(it.ev.Payload)
+		rec.PayloadHash = hex.EncodeToString(sum[:16])
+	}
+	if it.force {
+		rec.Actor = "replay"
+	}
+	return rec
+}
+
+func (r *run) metrics(ctx context.Context, now time.Time) {
+	per := map[string]*obs.Metrics{}
+	get := func(conn string) *obs.Metrics {
+		if per[conn] == nil {
+			per[conn] = obs.NewMetrics("qbridge", map[string]string{"Flow": "dispatch", "Connection": conn})
+		}
+		return per[conn]
+	}
+	counts := map[string]int{}
+	for _, it := range r.items {
+		get(it.ev.Connection).Count(it.outcome, 1)
+		counts[it.outcome]++
+	}
+	for conn, calls := range r.calls {
+		get(conn.Name()).Count("alisqiCalls", int(calls))
+	}
+	for _, m := range per {
+		m.Millis("batchDuration", now.Sub(r.start))
+		_ = m.Write(r.d.metricsOut(), now)
+	}
+	attrs := []any{"messages", len(r.msgs), "events", len(r.items), "ms", now.Sub(r.start).Milliseconds()}
+	for _, o := range []string{Applied, Coalesced, Stale, Unchanged, Deleted, Expanded, DeadLettered, Retried} {
+		if counts[o] > 0 {
+			attrs = append(attrs, o, counts[o])
+		}
+	}
+	r.d.log().InfoContext(ctx, "batch", attrs...)
+}

@@ -1,0 +1,114 @@
+// Package wiring builds each Lambda function's dependencies from its
+// environment, once per cold start: AWS clients with the cost meter, the
+// connection registry from the bundled specs, the secrets cache. Every
+// function's main calls one constructor here and lambda.Start.
+//
+// Environment:
+//
+//	QBRIDGE_SPECS                folder of spec files (default: specs/ beside the binary)
+//	QBRIDGE_STATE_TABLE          DynamoDB state table
+//	QBRIDGE_AUDIT_TABLE          DynamoDB audit table
+//	QBRIDGE_INBOUND_QUEUE_URL    SQS inbound queue
+//	QBRIDGE_DEADLETTER_QUEUE_URL SQS dead-letter queue of the inbound queue
+//	QBRIDGE_SECRET_PREFIX        Secrets Manager name prefix (default qbridge/)
+//	QBRIDGE_MAX_BODY_BYTES       ingest body limit (default 1 MiB)
+//	QBRIDGE_<SERVICE>_ENDPOINT   endpoint overrides (emulators)
+package wiring
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/qbridge/qbridge/shared/awsenv"
+	"github.com/qbridge/qbridge/shared/connections"
+	"github.com/qbridge/qbridge/shared/dispatch"
+	"github.com/qbridge/qbridge/shared/ingest"
+	"github.com/qbridge/qbridge/shared/obs"
+	sqsqueue "github.com/qbridge/qbridge/shared/queue/sqs"
+	"github.com/qbridge/qbridge/shared/secrets"
+	"github.com/qbridge/qbridge/shared/secrets/awssm"
+	"github.com/qbridge/qbridge/shared/store/dynamo"
+)
+
+// Meter counts this process's AWS requests (exported for benchmarks).
+var Meter = &obs.Meter{}
+
+func env(name string) (string, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is not set", name)
+	}
+	return v, nil
+}
+
+// httpClient is shared by the ERP adapters and AlisQI clients.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func config() (aws.Config, error) { return awsenv.Config(Meter.APIOption) }
+
+func registry(cfg aws.Config, limiter *dynamo.Store) (*connections.Registry, error) {
+	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = awsenv.Endpoint("secretsmanager") })
+	opts := connections.Options{Secrets: secrets.NewCache(awssm.New(sm, os.Getenv("QBRIDGE_SECRET_PREFIX")), 0), HTTP: httpClient}
+	if limiter != nil {
+		opts.Limiter = limiter
+	}
+	return connections.LoadDir(connections.SpecDir(), opts)
+}
+
+func sqsClient(cfg aws.Config) *sqs.Client {
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = awsenv.Endpoint("sqs") })
+}
+
+// Ingest builds the ingest function. It needs no DynamoDB: it verifies and
+// enqueues.
+func Ingest() (*ingest.Service, error) {
+	cfg, err := config()
+	if err != nil {
+		return nil, err
+	}
+	inbound, err := env("QBRIDGE_INBOUND_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	reg, err := registry(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	maxBody := ingest.DefaultMaxBody
+	if v := os.Getenv("QBRIDGE_MAX_BODY_BYTES"); v != "" {
+		if maxBody, err = strconv.Atoi(v); err != nil || maxBody <= 0 {
+			return nil, fmt.Errorf("QBRIDGE_MAX_BODY_BYTES %q is not a positive number", v)
+		}
+	}
+	return &ingest.Service{Connections: reg, Inbound: sqsqueue.New(sqsClient(cfg), inbound), MaxBody: maxBody, Log: obs.Logger("ingest")}, nil
+}
+
+// Dispatch builds the dispatch function.
+func Dispatch() (*dispatch.Dispatcher, error) {
+	cfg, err := config()
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{}
+	for _, name := range []string{"QBRIDGE_STATE_TABLE", "QBRIDGE_AUDIT_TABLE", "QBRIDGE_DEADLETTER_QUEUE_URL"} {
+		if vars[name], err = env(name); err != nil {
+			return nil, err
+		}
+	}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = awsenv.Endpoint("dynamodb") })
+	st := dynamo.New(db, dynamo.Tables{State: vars["QBRIDGE_STATE_TABLE"], Audit: vars["QBRIDGE_AUDIT_TABLE"]}, nil)
+	reg, err := registry(cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	return &dispatch.Dispatcher{Connections: reg, States: st, Audit: st,
+		DeadLetter: sqsqueue.New(sqsClient(cfg), vars["QBRIDGE_DEADLETTER_QUEUE_URL"]), Log: obs.Logger("dispatch")}, nil
+}

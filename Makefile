@@ -15,7 +15,7 @@ FUZZTIME     ?= 30s
 
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: all build qbridge test test-unit emulators bench fuzz lint clean
+.PHONY: all build qbridge test test-unit emulators bench bench-flow fuzz lint clean
 
 all: lint test
 
@@ -50,6 +50,10 @@ test-unit:
 bench:
 	infra/scripts/with-emulators.sh $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./shared/store/... ./shared/queue/...
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/mapping/
+
+## bench-flow: 10,000 events over 2,000 keys (x3 deliveries) through the real handlers; prints the figures
+bench-flow:
+	infra/scripts/with-emulators.sh $(GO) run ./infra/tools/benchflow
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s)
 fuzz:

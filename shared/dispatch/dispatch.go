@@ -59,7 +59,7 @@ type Dispatcher struct {
 	MetricsOut io.Writer // EMF lines; default stdout
 	Now        func() time.Time
 	// Lease is how long a claimed key is kept from other messages while its
-	// chunk is written; default 20 s. A write that needs longer (bisecting a
+	// chunk is written; default 15 s. A write that needs longer (bisecting a
 	// refused chunk under the rate limit) renews it first.
 	Lease time.Duration
 	// Parallel bounds concurrent state writes; default 16.
@@ -67,6 +67,13 @@ type Dispatcher struct {
 	// Margin: no new AlisQI write starts this close to the deadline; the
 	// rest is retried. Default 10 s.
 	Margin time.Duration
+	// MaxAttempts: an event that failed this often for transient reasons
+	// goes to the dead-letter queue with its last error. Default 10 (about
+	// an hour of backoff).
+	MaxAttempts int
+	// RetryBase is the first retry's delay; it doubles per attempt up to
+	// the queue's 15 minutes. Default 5 s.
+	RetryBase time.Duration
 }
 
 // item is one change event on its way through a batch.
@@ -115,6 +122,10 @@ func (it *item) poison(reason, logged string) {
 type message struct {
 	m     queue.Message
 	items []*item
+	// owner claims the message's keys: the message id, or for a retry the
+	// id of the message that first claimed them.
+	owner   string
+	attempt int // earlier attempts of these events
 	// retry is set when the message itself must come back (a dead letter
 	// that could not be sent, an audit trail that could not be written).
 	retry bool
@@ -145,7 +156,7 @@ func (d *Dispatcher) lease() time.Duration {
 	if d.Lease > 0 {
 		return d.Lease
 	}
-	return 20 * time.Second
+	return 15 * time.Second
 }
 
 func (d *Dispatcher) parallel() int {
@@ -153,6 +164,13 @@ func (d *Dispatcher) parallel() int {
 		return d.Parallel
 	}
 	return 16
+}
+
+func (d *Dispatcher) maxAttempts() int {
+	if d.MaxAttempts > 0 {
+		return d.MaxAttempts
+	}
+	return 10
 }
 
 func (d *Dispatcher) margin() time.Duration {
@@ -178,11 +196,7 @@ func (d *Dispatcher) Process(ctx context.Context, msgs []queue.Message) []string
 	r.finish(ctx)
 	var retry []string
 	for _, m := range r.msgs {
-		failed := m.retry
-		for _, it := range m.items {
-			failed = failed || it.outcome == Retried
-		}
-		if failed {
+		if m.retry {
 			retry = append(retry, m.m.ID)
 		}
 	}

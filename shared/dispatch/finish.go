@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -19,6 +20,7 @@ import (
 // trail and the metrics.
 func (r *run) finish(ctx context.Context) {
 	now := r.d.now()
+	r.giveUp(now)
 	var dead []*item
 	for _, it := range r.items {
 		if it.outcome != DeadLettered {
@@ -26,7 +28,7 @@ func (r *run) finish(ctx context.Context) {
 		}
 		if it.claimed {
 			// AlisQI does not hold what the state would claim: put it back.
-			if err := r.d.States.Restore(ctx, it.ev.EntityKey(), it.msg.m.ID, it.cur); err != nil {
+			if err := r.d.States.Restore(ctx, it.ev.EntityKey(), it.msg.owner, it.cur); err != nil {
 				it.outcome, it.reason = Retried, "could not restore the state of a refused record: "+err.Error()
 				continue
 			}
@@ -34,6 +36,7 @@ func (r *run) finish(ctx context.Context) {
 		dead = append(dead, it)
 	}
 	r.deadLetter(ctx, dead, now)
+	r.requeue(ctx, now)
 
 	recs := make([]store.AuditRecord, 0, len(r.items))
 	for _, it := range r.items {
@@ -52,37 +55,79 @@ func (r *run) finish(ctx context.Context) {
 			m.retry = true
 		}
 	}
-	r.comeBackSooner(ctx, now)
 	r.metrics(ctx, now)
 }
 
-// comeBackSooner shortens the visibility of messages whose retries can
-// only succeed after a known time (another message's lease, AlisQI's
-// Retry-After), so they return then rather than after the whole visibility
-// timeout.
-func (r *run) comeBackSooner(ctx context.Context, now time.Time) {
-	if r.d.Inbound == nil {
-		return
-	}
-	for _, m := range r.msgs {
-		var until int64
-		for _, it := range m.items {
-			if it.outcome == Retried {
-				if it.retryAt == 0 {
-					until = 0 // another failure: keep the normal back-off
-					break
-				}
-				until = max(until, it.retryAt)
+// giveUp dead-letters events that failed transiently too often.
+func (r *run) giveUp(now time.Time) {
+	for _, it := range r.items {
+		if it.outcome == Retried && it.msg.attempt+1 >= r.d.maxAttempts() {
+			it.outcome, it.reason = DeadLettered, fmt.Sprintf("gave up after %d attempts; the last: %s", it.msg.attempt+1, it.reason)
+			if it.logged == "" {
+				it.logged = it.reason
 			}
 		}
-		if until == 0 || m.m.Receipt == "" {
+	}
+}
+
+// requeue sends each message's transiently failed events back to the
+// inbound queue in a message of their own, delayed until they can succeed,
+// with the original claim owner; the original message is then done.
+func (r *run) requeue(ctx context.Context, now time.Time) {
+	for _, m := range r.msgs {
+		var evs []model.ChangeEvent
+		var last string
+		var retryAt int64
+		backoffOnly := false
+		for _, it := range m.items {
+			if it.outcome != Retried || m.retry {
+				continue
+			}
+			evs = append(evs, it.ev)
+			last = it.reason
+			if it.retryAt == 0 {
+				backoffOnly = true
+			}
+			retryAt = max(retryAt, it.retryAt)
+		}
+		if len(evs) == 0 {
 			continue
 		}
-		wait := time.Unix(until, 0).Sub(now) + time.Second
-		if err := r.d.Inbound.ChangeVisibility(ctx, m.m.Receipt, max(wait, time.Second)); err != nil {
-			r.d.log().WarnContext(ctx, "could not shorten a busy message's visibility", "error", err.Error())
+		if r.d.Inbound == nil {
+			m.retry = true
+			continue
+		}
+		delay := r.d.backoff(m.attempt)
+		if !backoffOnly {
+			delay = max(time.Unix(retryAt, 0).Sub(now)+time.Second, time.Second)
+		}
+		attrs := map[string]string{}
+		if v := m.m.Attributes[queue.AttrReplay]; v != "" {
+			attrs[queue.AttrReplay] = v
+		}
+		out, err := envelope.PackRetry(evs[0].Connection, evs, attrs, &envelope.Retry{Owner: m.owner, Attempt: m.attempt + 1, Error: truncate(last, 500)})
+		if err == nil {
+			for i := range out {
+				out[i].Delay = min(delay, queue.MaxDelay)
+			}
+			err = r.d.Inbound.Send(ctx, out)
+		}
+		if err != nil {
+			// Could not split the retry off: the whole message comes back.
+			r.d.log().WarnContext(ctx, "could not requeue failed events; retrying the whole message", "error", err.Error())
+			m.retry = true
 		}
 	}
+}
+
+// backoff is the delay before attempt n+1: RetryBase doubling, capped at
+// the queue's 15 minutes.
+func (d *Dispatcher) backoff(attempt int) time.Duration {
+	base := d.RetryBase
+	if base <= 0 {
+		base = 5 * time.Second
+	}
+	return min(queue.MaxDelay, base<<min(attempt, 10))
 }
 
 func (r *run) deadLetter(ctx context.Context, dead []*item, now time.Time) {

@@ -20,9 +20,12 @@ import (
 // decode unpacks every message; an undecodable one is dead-lettered whole.
 func (r *run) decode(msgs []queue.Message) {
 	for _, m := range msgs {
-		msg := &message{m: m}
+		msg := &message{m: m, owner: m.ID}
 		r.msgs = append(r.msgs, msg)
-		evs, err := envelope.Unpack(m.Body)
+		env, err := envelope.Unpack(m.Body)
+		if env.Retry != nil {
+			msg.owner, msg.attempt = env.Retry.Owner, env.Retry.Attempt
+		}
 		if err != nil {
 			it := &item{msg: msg, ev: model.ChangeEvent{ID: m.ID, Connection: m.Attributes[envelope.AttrConnection]}}
 			it.poison(err.Error(), err.Error())
@@ -30,7 +33,7 @@ func (r *run) decode(msgs []queue.Message) {
 			r.items = append(r.items, it)
 			continue
 		}
-		for _, ev := range evs {
+		for _, ev := range env.Events {
 			it := &item{msg: msg, ev: ev, force: m.Attributes[queue.AttrReplay] == "true"}
 			msg.items = append(msg.items, it)
 			r.items = append(r.items, it)
@@ -182,7 +185,7 @@ func (r *run) readStates(ctx context.Context, winners []*item) {
 // a record to compare) equal to, the applied one. A message's own claim is
 // never skipped: that is its retry.
 func (r *run) skipByVersion(it *item, version int64) {
-	if it.final() || it.cur == nil || it.force || version == 0 || it.cur.Owner == it.msg.m.ID {
+	if it.final() || it.cur == nil || it.force || version == 0 || it.cur.Owner == it.msg.owner {
 		return
 	}
 	switch {
@@ -339,7 +342,7 @@ func (r *run) prepareDelete(it *item) {
 }
 
 func (r *run) nextState(it *item, version int64, hash, alisqiKey string, now time.Time) store.EntityState {
-	next := store.EntityState{Key: it.ev.EntityKey(), Version: version, Hash: hash, AlisQIKey: alisqiKey, Owner: it.msg.m.ID,
+	next := store.EntityState{Key: it.ev.EntityKey(), Version: version, Hash: hash, AlisQIKey: alisqiKey, Owner: it.msg.owner,
 		LeaseUntil: now.Add(r.d.lease()).Unix()}
 	if it.cur != nil {
 		next.AlisQIID, next.Decision = it.cur.AlisQIID, it.cur.Decision

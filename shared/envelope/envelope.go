@@ -25,11 +25,34 @@ const AttrConnection = "qbridge-connection"
 type Envelope struct {
 	V      int                 `json:"v"`
 	Events []model.ChangeEvent `json:"events"`
+	// Retry is set on a message dispatch sent back to the queue for the
+	// events of a batch that failed for a transient reason.
+	Retry *Retry `json:"retry,omitempty"`
+}
+
+// Retry says whose claim the events carry and how often they were tried.
+type Retry struct {
+	Owner   string `json:"owner"`   // the message that claimed the keys
+	Attempt int    `json:"attempt"` // attempts so far
+	Error   string `json:"error"`   // the last failure, for a dead letter
 }
 
 // Pack packs events of one connection into messages of at most ChunkBytes
 // (a single larger event gets a message of its own, up to the queue limit).
 func Pack(connection string, events []model.ChangeEvent, attrs map[string]string) ([]queue.Outgoing, error) {
+	return PackRetry(connection, events, attrs, nil)
+}
+
+// PackRetry packs events with retry information.
+func PackRetry(connection string, events []model.ChangeEvent, attrs map[string]string, retry *Retry) ([]queue.Outgoing, error) {
+	head := `{"v":1,`
+	if retry != nil {
+		b, err := json.Marshal(retry)
+		if err != nil {
+			return nil, err
+		}
+		head += `"retry":` + string(b) + `,`
+	}
 	var out []queue.Outgoing
 	var cur [][]byte
 	size := 0
@@ -38,7 +61,8 @@ func Pack(connection string, events []model.ChangeEvent, attrs map[string]string
 			return
 		}
 		body := make([]byte, 0, size+32)
-		body = append(body, `{"v":1,"events":[`...)
+		body = append(body, head...)
+		body = append(body, `"events":[`...)
 		for i, e := range cur {
 			if i > 0 {
 				body = append(body, ',')
@@ -69,13 +93,13 @@ func Pack(connection string, events []model.ChangeEvent, attrs map[string]string
 }
 
 // Unpack reads a message body.
-func Unpack(body []byte) ([]model.ChangeEvent, error) {
+func Unpack(body []byte) (Envelope, error) {
 	var e Envelope
 	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, fmt.Errorf("message is not a qbridge envelope: %v", err)
+		return e, fmt.Errorf("message is not a qbridge envelope: %v", err)
 	}
 	if e.V != Version {
-		return nil, fmt.Errorf("message has envelope version %d, want %d", e.V, Version)
+		return e, fmt.Errorf("message has envelope version %d, want %d", e.V, Version)
 	}
-	return e.Events, nil
+	return e, nil
 }

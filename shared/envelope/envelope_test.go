@@ -27,10 +27,10 @@ func TestPackUnpack(t *testing.T) {
 			t.Errorf("message of %d bytes, attrs %v", len(m.Body), m.Attributes)
 		}
 		got, err := Unpack(m.Body)
-		if err != nil {
+		if err != nil || got.Retry != nil {
 			t.Fatal(err)
 		}
-		back = append(back, got...)
+		back = append(back, got.Events...)
 	}
 	if len(back) != 500 || back[499].ID != "499" || back[0].Resource != evs[0].Resource {
 		t.Errorf("round trip lost events: %d", len(back))
@@ -38,6 +38,10 @@ func TestPackUnpack(t *testing.T) {
 	big := model.ChangeEvent{ID: "big", Payload: []byte(`"` + strings.Repeat("x", 100<<10) + `"`)}
 	if msgs, _ := Pack("acme", []model.ChangeEvent{big, big}, nil); len(msgs) != 2 {
 		t.Errorf("two 100 KB events in %d messages", len(msgs))
+	}
+	retry, _ := PackRetry("acme", evs[:2], nil, &Retry{Owner: "m-1", Attempt: 2, Error: "AlisQI 503"})
+	if got, err := Unpack(retry[0].Body); err != nil || got.Retry == nil || got.Retry.Owner != "m-1" || got.Retry.Attempt != 2 || len(got.Events) != 2 {
+		t.Errorf("retry envelope = %+v %v", got, err)
 	}
 	for _, bad := range []string{`{`, `{"v":2,"events":[]}`, `[]`} {
 		if _, err := Unpack([]byte(bad)); err == nil {

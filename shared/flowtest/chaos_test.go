@@ -160,4 +160,3 @@ func postSigned(t *testing.T, h *Harness, body any) {
 		t.Fatalf("ingest answered %d", resp.StatusCode)
 	}
 }
-

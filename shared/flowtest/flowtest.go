@@ -16,7 +16,10 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -54,6 +57,7 @@ type Options struct {
 	MaxReceives   int                       // default 5
 	HTTPTimeout   time.Duration             // qbridge's outbound HTTP timeout; default 10 s
 	Lease         time.Duration             // dispatch's claim lease; default 5 s, to keep tests quick
+	Window        time.Duration             // the pollers' batching window; default 300 ms
 	Quiet         bool                      // no logs
 }
 
@@ -71,7 +75,11 @@ type Harness struct {
 	Dispatch    *dispatch.Dispatcher
 	Meter       *obs.Meter // every AWS request of the flow
 	IngestURL   string     // http://127.0.0.1:port
-	servers     []*httptest.Server
+	// Invocations and busy time of each handler, for the cost model.
+	IngestCalls, DispatchCalls atomic.Int64
+	IngestNanos, DispatchNanos atomic.Int64
+	servers                    []*httptest.Server
+	window                     time.Duration
 }
 
 type fixedSecrets struct{}
@@ -91,7 +99,10 @@ func New(ctx context.Context, o Options) (*Harness, error) {
 	if o.HTTPTimeout == 0 {
 		o.HTTPTimeout = 10 * time.Second
 	}
-	h := &Harness{Meter: &obs.Meter{}}
+	if o.Window == 0 {
+		o.Window = 300 * time.Millisecond
+	}
+	h := &Harness{Meter: &obs.Meter{}, window: o.Window}
 	h.BC = bcsandbox.New(Credentials.ERPClientID, Credentials.ERPClientSecret.Reveal())
 	h.AlisQI = alisqisandbox.New(Credentials.AlisQIToken.Reveal())
 	h.AlisQI.SetLimit(o.AlisQILimit)
@@ -149,7 +160,7 @@ func New(ctx context.Context, o Options) (*Harness, error) {
 		o.Lease = 5 * time.Second
 	}
 	h.Dispatch = &dispatch.Dispatcher{Connections: h.Registry, States: h.Store, Audit: h.Store, DeadLetter: h.DLQ, Inbound: h.Inbound,
-		Log: log, MetricsOut: io.Discard, Lease: o.Lease, Margin: time.Second}
+		Log: log, MetricsOut: io.Discard, Lease: o.Lease, Margin: time.Second, RetryBase: time.Second}
 	ingestSrv := httptest.NewServer(h.IngestHandler())
 	h.servers = append(h.servers, ingestSrv)
 	h.IngestURL = ingestSrv.URL
@@ -205,7 +216,10 @@ func (h *Harness) IngestHandler() http.Handler {
 			return
 		}
 		ev := httpapi.ToEvent(r, r.Method+" /erp/{connection}/events", map[string]string{"connection": parts[1]}, body)
+		start := time.Now()
 		resp, _ := h.Ingest.HandleHTTP(r.Context(), ev)
+		h.IngestNanos.Add(int64(time.Since(start)))
+		h.IngestCalls.Add(1)
 		httpapi.WriteResponse(w, resp)
 	})
 }
@@ -215,15 +229,21 @@ func (h *Harness) EventsURL() string { return h.IngestURL + "/erp/" + h.Spec.Con
 
 // Poller feeds the inbound queue to the dispatch handler.
 func (h *Harness) Poller(batch int) *poller.Poller {
-	return &poller.Poller{Queue: h.Inbound, Handler: h.Dispatch.HandleSQS, BatchSize: batch, Window: 300 * time.Millisecond, ARN: "arn:aws:sqs:us-east-1:000000000000:inbound"}
+	timed := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		start := time.Now()
+		defer func() { h.DispatchNanos.Add(int64(time.Since(start))); h.DispatchCalls.Add(1) }()
+		return h.Dispatch.HandleSQS(ctx, ev)
+	}
+	return &poller.Poller{Queue: h.Inbound, Handler: timed, BatchSize: batch, Window: h.window, ARN: "arn:aws:sqs:us-east-1:000000000000:inbound"}
 }
 
 // Drain runs workers pollers until the inbound queue holds nothing, in
-// flight or waiting (failed messages come back after their visibility
-// timeout and are handled then), or until ctx ends.
+// flight or waiting (retries come back delayed and are handled then), or
+// until ctx ends. Workers are told to stop, not cancelled: a long poll cut
+// off mid-way can still take a message server-side, which would then sit
+// invisible for the whole visibility timeout.
 func (h *Harness) Drain(ctx context.Context, workers, batch int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	errs := make(chan error, workers+1)
 	for i := 0; i < workers; i++ {
@@ -231,34 +251,32 @@ func (h *Harness) Drain(ctx context.Context, workers, batch int) error {
 		go func() {
 			defer wg.Done()
 			p := h.Poller(batch)
-			for ctx.Err() == nil {
+			for !stop.Load() && ctx.Err() == nil {
 				if _, _, err := p.Once(ctx); err != nil && ctx.Err() == nil {
 					errs <- err
-					cancel()
+					stop.Store(true)
 				}
 			}
 		}()
 	}
-	for ctx.Err() == nil {
+	for !stop.Load() {
 		visible, inFlight, err := h.Inbound.Depth(ctx)
-		if err != nil {
+		switch {
+		case err != nil:
 			errs <- err
-			break
+		case ctx.Err() != nil:
+			errs <- ctx.Err()
+		case visible+inFlight > 0:
+			t := time.NewTimer(200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
 		}
-		if visible+inFlight == 0 {
-			break
-		}
-		t := time.NewTimer(200 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		stop.Store(true)
 	}
-	if ctx.Err() != nil && len(errs) == 0 {
-		errs <- ctx.Err()
-	}
-	cancel()
 	wg.Wait()
 	close(errs)
 	return <-errs

@@ -39,7 +39,8 @@ func (p *Poller) Once(ctx context.Context) (handled, failed int, err error) {
 	if window <= 0 {
 		window = time.Second
 	}
-	msgs, err := p.Queue.Receive(ctx, size, window)
+	// Long-poll for the first message, as the event source mapping does.
+	msgs, err := p.Queue.Receive(ctx, size, max(window, time.Second))
 	if err != nil || len(msgs) == 0 {
 		return 0, 0, err
 	}

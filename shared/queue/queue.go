@@ -27,10 +27,16 @@ const (
 	AttrReplay       = "qbridge-replay"        // an operator replayed it: apply even if unchanged
 )
 
+// MaxDelay is the longest delay SQS allows on a message.
+const MaxDelay = 15 * time.Minute
+
 // Outgoing is a message to send.
 type Outgoing struct {
 	Body       []byte
 	Attributes map[string]string
+	// Delay keeps the message invisible for a while after sending (whole
+	// seconds, at most MaxDelay): a retry that can only succeed later.
+	Delay time.Duration
 }
 
 // Size is the message's billed size: body plus attribute names and values.

@@ -98,7 +98,7 @@ func Dispatch() (*dispatch.Dispatcher, error) {
 		return nil, err
 	}
 	vars := map[string]string{}
-	for _, name := range []string{"QBRIDGE_STATE_TABLE", "QBRIDGE_AUDIT_TABLE", "QBRIDGE_DEADLETTER_QUEUE_URL"} {
+	for _, name := range []string{"QBRIDGE_STATE_TABLE", "QBRIDGE_AUDIT_TABLE", "QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL"} {
 		if vars[name], err = env(name); err != nil {
 			return nil, err
 		}
@@ -109,6 +109,7 @@ func Dispatch() (*dispatch.Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dispatch.Dispatcher{Connections: reg, States: st, Audit: st,
-		DeadLetter: sqsqueue.New(sqsClient(cfg), vars["QBRIDGE_DEADLETTER_QUEUE_URL"]), Log: obs.Logger("dispatch")}, nil
+	sq := sqsClient(cfg)
+	return &dispatch.Dispatcher{Connections: reg, States: st, Audit: st, Inbound: sqsqueue.New(sq, vars["QBRIDGE_INBOUND_QUEUE_URL"]),
+		DeadLetter: sqsqueue.New(sq, vars["QBRIDGE_DEADLETTER_QUEUE_URL"]), Log: obs.Logger("dispatch")}, nil
 }

@@ -85,11 +85,12 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now().UnixMicro()
+	now := time.Now()
 	for _, m := range msgs {
 		attrs, _ := json.Marshal(m.Attributes)
+		visible := now.Add(min(queue.MaxDelay, max(0, m.Delay)).Truncate(time.Second))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, attrs, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			newID(), q.name, m.Body, string(attrs), now, now); err != nil {
+			newID(), q.name, m.Body, string(attrs), now.UnixMicro(), visible.UnixMicro()); err != nil {
 			_ = tx.Rollback()
 			return err
 		}

@@ -34,6 +34,7 @@ func Run(t *testing.T, newQueues Factory) {
 	t.Run("TooLarge", func(t *testing.T) { testTooLarge(t, newQueues) })
 	t.Run("Visibility", func(t *testing.T) { testVisibility(t, newQueues) })
 	t.Run("Redrive", func(t *testing.T) { testRedrive(t, newQueues) })
+	t.Run("Delay", func(t *testing.T) { testDelay(t, newQueues) })
 	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, newQueues) })
 }
 
@@ -222,5 +223,24 @@ func testDeadLetters(t *testing.T, newQueues Factory) {
 	}
 	if ok, _ := qs.DeadLetters.Discard(ctx, d0.ID); ok {
 		t.Error("discarded a message that was already replayed")
+	}
+}
+
+func testDelay(t *testing.T, newQueues Factory) {
+	qs := newQueues(t, Config{Visibility: 30 * time.Second, MaxReceives: 5})
+	sent := time.Now()
+	if err := qs.Source.Send(ctx, []queue.Outgoing{{Body: []byte("later"), Delay: 2 * time.Second}, {Body: []byte("now")}}); err != nil {
+		t.Fatal(err)
+	}
+	first := receiveN(t, qs.Source, 1, 5*time.Second)
+	if len(first) != 1 || string(first[0].Body) != "now" {
+		t.Fatalf("first = %+v", first)
+	}
+	later := receiveN(t, qs.Source, 1, 5*time.Second)
+	if len(later) != 1 || string(later[0].Body) != "later" {
+		t.Fatalf("the delayed message did not arrive: %+v", later)
+	}
+	if waited := time.Since(sent); waited < 1900*time.Millisecond {
+		t.Errorf("the delayed message arrived after %v, want about 2s", waited)
 	}
 }

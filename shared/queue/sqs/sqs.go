@@ -72,7 +72,8 @@ func (q *Queue) sendBatch(ctx context.Context, batch []queue.Outgoing) error {
 		}
 		entries := make([]types.SendMessageBatchRequestEntry, 0, len(pending))
 		for id, m := range pending {
-			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(m.Body)), MessageAttributes: attributesOut(m.Attributes)})
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(m.Body)),
+				MessageAttributes: attributesOut(m.Attributes), DelaySeconds: delaySeconds(m.Delay)})
 		}
 		out, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &q.url, Entries: entries})
 		if err != nil {
@@ -88,6 +89,10 @@ func (q *Queue) sendBatch(ctx context.Context, batch []queue.Outgoing) error {
 		}
 	}
 	return nil
+}
+
+func delaySeconds(d time.Duration) int32 {
+	return int32(min(queue.MaxDelay, max(0, d)) / time.Second)
 }
 
 func attributesOut(attrs map[string]string) map[string]types.MessageAttributeValue {
@@ -205,14 +210,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Depth returns the approximate number of visible and in-flight messages.
+// Depth returns the approximate number of visible messages, and of those in
+// flight or delayed.
 func (q *Queue) Depth(ctx context.Context) (visible, inFlight int, err error) {
 	out, err := q.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &q.url, AttributeNames: []types.QueueAttributeName{
-		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		types.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
 	if err != nil {
 		return 0, 0, err
 	}
 	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
 	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return visible, inFlight, nil
+	delayed, _ := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesDelayed)])
+	return visible, inFlight + delayed, nil
 }

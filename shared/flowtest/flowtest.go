@@ -73,7 +73,8 @@ type Harness struct {
 	DeadLetters *sqsqueue.DeadLetters
 	Ingest      *ingest.Service
 	Dispatch    *dispatch.Dispatcher
-	Meter       *obs.Meter // every AWS request of the flow
+	Meter       *obs.Meter // every AWS request downstream of ingest (dispatch, state, pollers)
+	IngestMeter *obs.Meter // ingest's queue sends
 	IngestURL   string     // http://127.0.0.1:port
 	// Invocations and busy time of each handler, for the cost model.
 	IngestCalls, DispatchCalls atomic.Int64
@@ -102,7 +103,7 @@ func New(ctx context.Context, o Options) (*Harness, error) {
 	if o.Window == 0 {
 		o.Window = 300 * time.Millisecond
 	}
-	h := &Harness{Meter: &obs.Meter{}, window: o.Window}
+	h := &Harness{Meter: &obs.Meter{}, IngestMeter: &obs.Meter{}, window: o.Window}
 	h.BC = bcsandbox.New(Credentials.ERPClientID, Credentials.ERPClientSecret.Reveal())
 	h.AlisQI = alisqisandbox.New(Credentials.AlisQIToken.Reveal())
 	h.AlisQI.SetLimit(o.AlisQILimit)
@@ -155,7 +156,8 @@ func New(ctx context.Context, o Options) (*Harness, error) {
 	if o.Quiet {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
-	h.Ingest = &ingest.Service{Connections: h.Registry, Inbound: h.Inbound, Log: log, MetricsOut: io.Discard}
+	ingestSQS := sqs.NewFromConfig(awsenv.Static("us-east-1", h.IngestMeter.APIOption), func(opt *sqs.Options) { opt.BaseEndpoint = &o.SQS })
+	h.Ingest = &ingest.Service{Connections: h.Registry, Inbound: sqsqueue.New(ingestSQS, inURL), Log: log, MetricsOut: io.Discard}
 	if o.Lease == 0 {
 		o.Lease = 5 * time.Second
 	}

@@ -200,5 +200,14 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, t Tables) error {
 	if err != nil && !strings.Contains(err.Error(), "ResourceInUse") {
 		return fmt.Errorf("create %s: %w", t.Audit, err)
 	}
+	// Creation finishes asynchronously (on dynalite too): wait for ACTIVE.
+	waiter := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
+	})
+	for _, name := range []string{t.State, t.Audit} {
+		if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 60*time.Second); err != nil {
+			return fmt.Errorf("table %s never became active: %w", name, err)
+		}
+	}
 	return nil
 }

@@ -14,8 +14,14 @@ SPECS        ?= testdata/specs
 FUZZTIME     ?= 30s
 
 export AWS_EC2_METADATA_DISABLED := true
+# The CDK's jsii runtime runs on the machine's Node 20, offline.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(TOOLS)/jsii
+CDK_CLI := $(TOOLS)/node/node_modules/.bin/cdk
 
-.PHONY: all build qbridge test test-unit emulators bench bench-flow fuzz lint clean
+.PHONY: all build qbridge test test-unit emulators bench bench-flow synth deploy fuzz lint clean
 
 all: lint test
 
@@ -55,6 +61,19 @@ bench:
 bench-flow:
 	infra/scripts/with-emulators.sh $(GO) run ./infra/tools/benchflow
 
+## synth: the CloudFormation template, offline, into cdk.out/ (builds the zips first)
+synth: build
+	rm -rf cdk.out
+	CDK_OUTDIR=$(CURDIR)/cdk.out QBRIDGE_ROOT=$(CURDIR) QBRIDGE_SPECS=$(CURDIR)/$(SPECS) $(GO) run ./infra/cdk
+
+## deploy: cdk deploy to the account in your AWS credentials (see README, "Deploying")
+deploy: build $(CDK_CLI)
+	cd infra/cdk && QBRIDGE_ROOT=$(CURDIR) QBRIDGE_SPECS=$(abspath $(SPECS)) $(CDK_CLI) deploy --require-approval broadening \
+		$(if $(ALARM_EMAIL),--parameters AlarmEmail=$(ALARM_EMAIL))
+
+$(CDK_CLI):
+	npm install --prefix $(TOOLS)/node --no-audit --no-fund --loglevel=error aws-cdk@2.1149.0
+
 ## fuzz: each fuzz target for FUZZTIME (default 30s)
 fuzz:
 	$(GO) test ./shared/spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
@@ -72,4 +91,4 @@ $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 clean:
-	rm -rf dist bin
+	rm -rf dist bin cdk.out

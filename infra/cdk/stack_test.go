@@ -427,11 +427,11 @@ func TestCdkNagFindsNothingUnsuppressed(t *testing.T) {
 	s := current(t)
 	errs := assertions.Annotations_FromStack(s.stack.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, e := range *errs {
-		t.Errorf("cdk-nag: %s %+v", *e.Id, e)
+		t.Errorf("cdk-nag: %+v", e)
 	}
 	warns := assertions.Annotations_FromStack(s.stack.Stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, w := range *warns {
-		t.Logf("cdk-nag warning: %s %+v", *w.Id, w)
+		t.Logf("cdk-nag warning: %+v", w)
 	}
 }
 

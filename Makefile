@@ -21,7 +21,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(TOOLS)/jsii
 CDK_CLI := $(TOOLS)/node/node_modules/.bin/cdk
 
-.PHONY: all build qbridge test test-unit emulators bench bench-flow synth deploy fuzz lint clean
+.PHONY: all build run qbridge test test-unit emulators bench bench-flow synth deploy fuzz lint clean
 
 all: lint test
 
@@ -34,7 +34,11 @@ dist/%.zip: $(GOFILES) $(wildcard $(SPECS)/*.yaml)
 	$(GO) run ./infra/tools/lambdazip -o $@ -specs $(SPECS) dist/$*/bootstrap
 	@ls -l dist/$*/bootstrap $@ | awk '{print $$5, $$9}'
 
-## qbridge: the local CLI (spec tools, map)
+## run: the local stack (sandboxes when no credentials are configured); Ctrl-C stops it
+run:
+	$(GO) run ./infra/local run $(RUN_ARGS)
+
+## qbridge: the local CLI (spec tools, map, run, invoke)
 qbridge:
 	$(GO) build -o bin/qbridge ./infra/local
 	@echo "built bin/qbridge"

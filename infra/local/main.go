@@ -5,6 +5,8 @@
 //	qbridge spec render FILE     write the workshop's field-mapping document (Markdown)
 //	qbridge spec test FILE...    run the specs' examples
 //	qbridge map --spec FILE --entity NAME < record.json
+//	qbridge run [--addr A] [--dir D] [--spec FILE]...  the local stack
+//	qbridge invoke FUNCTION EVENT.json                 one handler, one event
 package main
 
 import (
@@ -22,6 +24,8 @@ const usage = `usage:
   qbridge spec render FILE                          print the field-mapping document (Markdown)
   qbridge spec test FILE...                         run the specs' examples
   qbridge map --spec FILE --entity NAME < rec.json  map one ERP record to an AlisQI result
+  qbridge run [--addr A] [--dir D] [--spec FILE]... the local stack (sandboxes without credentials)
+  qbridge invoke FUNCTION EVENT.json                run one handler on one event against the local state
 `
 
 // run is the whole CLI; exit codes: 0 ok, 1 the check/test/mapping failed,
@@ -47,6 +51,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	case "map":
 		return mapRecord(args[1:], stdin, stdout, stderr)
+	case "run":
+		return runStack(args[1:], stdout, stderr)
+	case "invoke":
+		return invoke(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -198,6 +198,9 @@ func (r *run) auditRecord(it *item, now time.Time) store.AuditRecord {
 	if it.force {
 		rec.Actor = "replay"
 	}
+	if !it.ev.ReceivedAt.IsZero() && it.outcome != Retried {
+		rec.LatencyMs = now.Sub(it.ev.ReceivedAt).Milliseconds()
+	}
 	return rec
 }
 

@@ -58,3 +58,16 @@ type Adapter interface {
 	Receiver
 	Fetcher
 }
+
+// Subscription is a webhook subscription the ERP keeps.
+type Subscription struct {
+	ID       string    `json:"id"`
+	Resource string    `json:"resource"`
+	Expires  time.Time `json:"expires"`
+}
+
+// SubscriptionLister is implemented by adapters whose ERP keeps webhook
+// subscriptions that expire (Business Central: after 3 days).
+type SubscriptionLister interface {
+	Subscriptions(ctx context.Context) ([]Subscription, error)
+}

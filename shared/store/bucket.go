@@ -58,3 +58,12 @@ func (b Bucket) Block(t time.Time) Bucket {
 	b.RefilledAtMs = max(b.RefilledAtMs, t.UnixMilli())
 	return b
 }
+
+// Available returns the whole tokens the bucket holds at now, refilled.
+func (b Bucket) Available(now time.Time, rate Rate) int {
+	b, _ = b.Take(now, 0, rate)
+	if now.UnixMilli() < b.BlockedUntilMs {
+		return 0
+	}
+	return int(b.MilliTokens / 1000)
+}

@@ -162,8 +162,9 @@ type AuditRecord struct {
 	Version     int64     `json:"version,omitempty"`
 	PayloadHash string    `json:"payloadHash,omitempty"`
 	MessageID   string    `json:"messageId,omitempty"`
-	Actor       string    `json:"actor,omitempty"`  // who, for manual actions
-	Detail      string    `json:"detail,omitempty"` // a reason; never personal data
+	Actor       string    `json:"actor,omitempty"`     // who, for manual actions
+	Detail      string    `json:"detail,omitempty"`    // a reason; never personal data
+	LatencyMs   int64     `json:"latencyMs,omitempty"` // from the ERP's change reaching qbridge to this outcome
 }
 
 // Audit is the append-only audit trail.
@@ -189,4 +190,7 @@ type RateLimiter interface {
 	Take(ctx context.Context, bucket string, n int, rate Rate) (time.Duration, error)
 	// Block empties bucket until t: AlisQI said 429 with Retry-After.
 	Block(ctx context.Context, bucket string, until time.Time) error
+	// Budget reports the tokens available now and until when the bucket
+	// is blocked, without taking any.
+	Budget(ctx context.Context, bucket string, rate Rate) (tokens int, blockedUntil time.Time, err error)
 }

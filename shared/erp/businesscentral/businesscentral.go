@@ -313,3 +313,25 @@ func jsonProblem(err error) string {
 	}
 	return "malformed JSON"
 }
+
+var _ erp.SubscriptionLister = (*Adapter)(nil)
+
+// Subscriptions implements erp.SubscriptionLister.
+func (a *Adapter) Subscriptions(ctx context.Context) ([]erp.Subscription, error) {
+	var body struct {
+		Value []struct {
+			SubscriptionID     string `json:"subscriptionId"`
+			Resource           string `json:"resource"`
+			ExpirationDateTime string `json:"expirationDateTime"`
+		} `json:"value"`
+	}
+	if err := a.get(ctx, a.root+"/api/v2.0/subscriptions", &body); err != nil {
+		return nil, err
+	}
+	out := make([]erp.Subscription, 0, len(body.Value))
+	for _, s := range body.Value {
+		exp, _ := time.Parse(time.RFC3339, s.ExpirationDateTime)
+		out = append(out, erp.Subscription{ID: s.SubscriptionID, Resource: s.Resource, Expires: exp})
+	}
+	return out, nil
+}

@@ -190,3 +190,16 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+func TestSubscriptions(t *testing.T) {
+	f := setup(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(r.URL.Query().Get("validationToken"))) }))
+	defer srv.Close()
+	if _, err := f.sb.Subscribe(context.Background(), srv.URL, "api/v2.0/companies(x)/items", "cs-secret-1"); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := f.adapter.Subscriptions(context.Background())
+	if err != nil || len(subs) != 1 || subs[0].Resource != "api/v2.0/companies(x)/items" || time.Until(subs[0].Expires) < 71*time.Hour {
+		t.Errorf("subscriptions = %+v, %v", subs, err)
+	}
+}

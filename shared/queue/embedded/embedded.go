@@ -225,15 +225,22 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Dur
 	return nil
 }
 
-// Depth returns the number of messages and the age of the oldest.
-func (q *Queue) Depth(ctx context.Context) (int, time.Duration, error) {
-	var n int
+// Depth returns the number of visible messages and of those in flight or
+// delayed, as SQS's approximate counts do.
+func (q *Queue) Depth(ctx context.Context) (visible, inFlight int, err error) {
+	now := time.Now().UnixMicro()
+	err = q.b.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0) FROM queue_messages WHERE queue = ?`,
+		now, now, q.name).Scan(&visible, &inFlight)
+	return visible, inFlight, err
+}
+
+// Oldest returns the age of the oldest message (0 when empty).
+func (q *Queue) Oldest(ctx context.Context) (time.Duration, error) {
 	var oldest sql.NullInt64
-	err := q.b.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(sent_at) FROM queue_messages WHERE queue = ?`, q.name).Scan(&n, &oldest)
-	if err != nil || !oldest.Valid {
-		return n, 0, err
+	if err := q.b.db.QueryRowContext(ctx, `SELECT MIN(sent_at) FROM queue_messages WHERE queue = ?`, q.name).Scan(&oldest); err != nil || !oldest.Valid {
+		return 0, err
 	}
-	return n, time.Since(time.UnixMicro(oldest.Int64)), nil
+	return time.Since(time.UnixMicro(oldest.Int64)), nil
 }
 
 // DeadLetters works on an embedded dead-letter queue.

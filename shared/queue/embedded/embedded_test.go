@@ -64,8 +64,11 @@ func TestSurvivesRestart(t *testing.T) {
 	if !seen["a"] || !seen["b"] {
 		t.Fatalf("after restart got %v, want a and b", seen)
 	}
-	if n, _, _ := q2.Depth(ctx); n != 2 {
-		t.Errorf("depth %d", n)
+	if v, f, _ := q2.Depth(ctx); v+f != 2 {
+		t.Errorf("depth %d+%d", v, f)
+	}
+	if old, _ := q2.Oldest(ctx); old <= 0 {
+		t.Errorf("oldest %v", old)
 	}
 }
 

@@ -27,6 +27,19 @@ func (st *Store) Take(ctx context.Context, bucket string, tokens int, rate store
 	return wait, err
 }
 
+// Budget implements store.RateLimiter.
+func (st *Store) Budget(ctx context.Context, bucket string, rate store.Rate) (int, time.Time, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.tables.State, Key: map[string]types.AttributeValue{"pk": s(bucketPK(bucket))},
+		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: total,
+	})
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	b := store.Bucket{MilliTokens: getN(out.Item, "mt"), RefilledAtMs: getN(out.Item, "ra"), BlockedUntilMs: getN(out.Item, "bu")}
+	return b.Available(st.now(), rate), time.UnixMilli(b.BlockedUntilMs).UTC(), nil
+}
+
 // Block implements store.RateLimiter.
 func (st *Store) Block(ctx context.Context, bucket string, until time.Time) error {
 	return st.updateBucket(ctx, bucket, func(b store.Bucket) (store.Bucket, bool) { return b.Block(until), true })

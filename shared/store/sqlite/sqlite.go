@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS buckets (
 CREATE TABLE IF NOT EXISTS audit (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, conn TEXT NOT NULL, flow TEXT NOT NULL,
 	entity TEXT NOT NULL, key TEXT NOT NULL, outcome TEXT NOT NULL, version INTEGER NOT NULL,
-	payload_hash TEXT NOT NULL, message_id TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL
+	payload_hash TEXT NOT NULL, message_id TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL,
+	latency_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS audit_by_key ON audit (conn, entity, key, time_us);
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (conn, time_us);
@@ -254,14 +255,14 @@ func (s *Store) Advance(ctx context.Context, job string, value int64) (bool, err
 // Append implements store.Audit.
 func (s *Store) Append(ctx context.Context, recs []store.AuditRecord) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (time_us, conn, flow, entity, key, outcome, version, payload_hash, message_id, actor, detail)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (time_us, conn, flow, entity, key, outcome, version, payload_hash, message_id, actor, detail, latency_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, r := range recs {
-			if _, err := stmt.ExecContext(ctx, r.Time.UnixMicro(), r.Connection, r.Flow, r.Entity, r.Key, r.Outcome, r.Version, r.PayloadHash, r.MessageID, r.Actor, r.Detail); err != nil {
+			if _, err := stmt.ExecContext(ctx, r.Time.UnixMicro(), r.Connection, r.Flow, r.Entity, r.Key, r.Outcome, r.Version, r.PayloadHash, r.MessageID, r.Actor, r.Detail, r.LatencyMs); err != nil {
 				return err
 			}
 		}
@@ -269,7 +270,7 @@ func (s *Store) Append(ctx context.Context, recs []store.AuditRecord) error {
 	})
 }
 
-const auditColumns = `time_us, conn, flow, entity, key, outcome, version, payload_hash, message_id, actor, detail`
+const auditColumns = `time_us, conn, flow, entity, key, outcome, version, payload_hash, message_id, actor, detail, latency_ms`
 
 // ByKey implements store.Audit.
 func (s *Store) ByKey(ctx context.Context, k model.EntityKey, since time.Time, limit int) ([]store.AuditRecord, error) {
@@ -293,7 +294,7 @@ func (s *Store) queryAudit(ctx context.Context, query string, args ...any) ([]st
 	for rows.Next() {
 		var r store.AuditRecord
 		var us int64
-		if err := rows.Scan(&us, &r.Connection, &r.Flow, &r.Entity, &r.Key, &r.Outcome, &r.Version, &r.PayloadHash, &r.MessageID, &r.Actor, &r.Detail); err != nil {
+		if err := rows.Scan(&us, &r.Connection, &r.Flow, &r.Entity, &r.Key, &r.Outcome, &r.Version, &r.PayloadHash, &r.MessageID, &r.Actor, &r.Detail, &r.LatencyMs); err != nil {
 			return nil, err
 		}
 		r.Time = time.UnixMicro(us).UTC()
@@ -316,6 +317,17 @@ func (s *Store) Take(ctx context.Context, bucket string, n int, rate store.Rate)
 		return s.putBucket(ctx, tx, bucket, b)
 	})
 	return wait, err
+}
+
+// Budget implements store.RateLimiter.
+func (s *Store) Budget(ctx context.Context, bucket string, rate store.Rate) (int, time.Time, error) {
+	var b store.Bucket
+	err := s.db.QueryRowContext(ctx, `SELECT milli_tokens, refilled_at_ms, blocked_until_ms FROM buckets WHERE name = ?`, bucket).
+		Scan(&b.MilliTokens, &b.RefilledAtMs, &b.BlockedUntilMs)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, err
+	}
+	return b.Available(s.now(), rate), time.UnixMilli(b.BlockedUntilMs).UTC(), nil
 }
 
 // Block implements store.RateLimiter.

@@ -339,7 +339,7 @@ func testAudit(t *testing.T, newStores Factory) {
 	for i := 0; i < 30; i++ {
 		recs = append(recs, store.AuditRecord{
 			Time: t0.Add(time.Duration(i) * time.Minute), Connection: "acme", Flow: "dispatch",
-			Entity: "items", Key: fmt.Sprintf("k%d", i%3), Outcome: "applied", Version: int64(i), MessageID: fmt.Sprint("m", i),
+			Entity: "items", Key: fmt.Sprintf("k%d", i%3), Outcome: "applied", Version: int64(i), MessageID: fmt.Sprint("m", i), LatencyMs: int64(100 + i),
 		})
 	}
 	recs = append(recs, store.AuditRecord{Time: t0.Add(5 * time.Minute), Connection: "other", Flow: "dispatch", Entity: "items", Key: "k0", Outcome: "stale"})
@@ -365,7 +365,7 @@ func testAudit(t *testing.T, newStores Factory) {
 		t.Errorf("Since +25m = %+v", got)
 	}
 	for _, r := range got {
-		if r.Connection != "acme" || r.MessageID == "" || r.Time.IsZero() {
+		if r.Connection != "acme" || r.MessageID == "" || r.Time.IsZero() || r.LatencyMs != 100+r.Version {
 			t.Errorf("record lost fields: %+v", r)
 		}
 	}
@@ -414,6 +414,12 @@ func testRateLimiter(t *testing.T, newStores Factory) {
 	if taken.Load() != 10 {
 		t.Fatalf("%d tokens taken from a bucket of 10", taken.Load())
 	}
+	if n, _, err := s.Budget(ctx, "alisqi:acme", rate); err != nil || n != 0 {
+		t.Errorf("Budget of an empty bucket = %d, %v", n, err)
+	}
+	if n, _, _ := s.Budget(ctx, "alisqi:unused", rate); n != 10 {
+		t.Errorf("Budget of a new bucket = %d, want 10", n)
+	}
 	clock.Advance(6 * time.Second) // one token back
 	if wait, _ := s.Take(ctx, "alisqi:acme", 1, rate); wait != 0 {
 		t.Errorf("refilled token refused, wait %v", wait)
@@ -426,6 +432,9 @@ func testRateLimiter(t *testing.T, newStores Factory) {
 	}
 	if err := s.Block(ctx, "alisqi:other", clock.Now().Add(20*time.Second)); err != nil {
 		t.Fatal(err)
+	}
+	if n, until, _ := s.Budget(ctx, "alisqi:other", rate); n != 0 || !until.Equal(clock.Now().Add(20*time.Second)) {
+		t.Errorf("Budget of a blocked bucket = %d until %v", n, until)
 	}
 	if wait, _ := s.Take(ctx, "alisqi:other", 1, rate); wait < 19*time.Second {
 		t.Errorf("blocked bucket: wait %v", wait)

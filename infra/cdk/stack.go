@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -248,16 +249,31 @@ func (s *Stack) function(p Props, name string) {
 		}))
 		s.Inbound.GrantSendMessages(role) // transient failures go back, alone and delayed
 		s.InboundDLQ.GrantSendMessages(role)
-		s.grantState(role, "S#*", "R#*")
+		s.grantState(role, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}, "S#*", "R#*")
 		s.grantAuditAppend(role)
+	case "ops":
+		for k, v := range map[string]*string{
+			"QBRIDGE_INBOUND_QUEUE_URL": s.Inbound.QueueUrl(), "QBRIDGE_DEADLETTER_QUEUE_URL": s.InboundDLQ.QueueUrl(),
+			"QBRIDGE_STATE_TABLE": s.StateTable.TableName(), "QBRIDGE_AUDIT_TABLE": s.AuditTable.TableName(),
+		} {
+			fn.AddEnvironment(jsii.String(k), v, nil)
+		}
+		// Health reads watermarks and the rate bucket; it changes no state.
+		s.grantState(role, []string{"dynamodb:GetItem"}, "W#*", "R#*")
+		s.grantAuditAppend(role) // operators' replays and discards
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("dynamodb:Query"), Resources: jsii.Strings(*s.AuditTable.TableArn()),
+		}))
+		s.Inbound.GrantSendMessages(role) // a replay goes back to the inbound queue
+		s.InboundDLQ.GrantConsumeMessages(role)
 	}
 }
 
-// grantState allows single-item reads and writes on the state table's keys
-// with the given prefixes only (dynamodb:LeadingKeys).
-func (s *Stack) grantState(role awsiam.Role, prefixes ...string) {
+// grantState allows the actions on the state table's keys with the given
+// prefixes only (dynamodb:LeadingKeys).
+func (s *Stack) grantState(role awsiam.Role, actions []string, prefixes ...string) {
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"),
+		Actions:   jsii.Strings(actions...),
 		Resources: jsii.Strings(*s.StateTable.TableArn()),
 		Conditions: &map[string]any{
 			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": prefixes},
@@ -300,6 +316,17 @@ func (s *Stack) httpAPI() {
 			Path: jsii.String("/erp/{connection}/events"), Integration: integ,
 			Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_POST, awsapigatewayv2.HttpMethod_GET},
 		})
+	}
+	if fn, ok := s.Functions["ops"]; ok {
+		integ := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("OpsIntegration"), fn, nil)
+		// Operators sign with AWS credentials (SigV4): never an open route.
+		auth := awsapigatewayv2authorizers.NewHttpIamAuthorizer()
+		for _, path := range []string{"/ops", "/ops/{proxy+}"} {
+			s.API.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+				Path: jsii.String(path), Integration: integ, Authorizer: auth,
+				Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET, awsapigatewayv2.HttpMethod_POST},
+			})
+		}
 	}
 }
 

@@ -113,11 +113,11 @@ func resources(s synthesized, typ string) map[string]map[string]any {
 func TestFunctionsPinned(t *testing.T) {
 	s := current(t)
 	fns, _ := functionFolders("../..")
-	if strings.Join(fns, ",") != "dispatch,ingest" {
+	if strings.Join(fns, ",") != "dispatch,ingest,ops" {
 		t.Errorf("functions = %v: pin the new one's sizing, triggers and grants in these tests", fns)
 	}
-	check(t, "two functions", func() { s.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(2)) })
-	for name, want := range map[string][2]float64{"ingest": {128, 10}, "dispatch": {512, 120}} {
+	check(t, "three functions", func() { s.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(3)) })
+	for name, want := range map[string][2]float64{"ingest": {128, 10}, "dispatch": {512, 120}, "ops": {256, 15}} {
 		check(t, name, func() {
 			s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 				"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
@@ -311,6 +311,32 @@ func TestLeastPrivilege(t *testing.T) {
 	if ddb == 0 || audit != 1 {
 		t.Errorf("dispatch: %d state grants, %d audit grants", ddb, audit)
 	}
+	for _, st := range statements(t, s, "OpsRole") {
+		res, _ := json.Marshal(st["Resource"])
+		for _, a := range actions(st) {
+			switch {
+			case strings.HasPrefix(a, "logs:"), strings.HasPrefix(a, "secretsmanager:"):
+			case strings.HasPrefix(a, "dynamodb:") && strings.Contains(string(res), "AuditTable"):
+				if a != "dynamodb:PutItem" && a != "dynamodb:Query" {
+					t.Errorf("ops may %s on the audit trail", a)
+				}
+			case strings.HasPrefix(a, "dynamodb:"):
+				cond, _ := json.Marshal(st["Condition"])
+				if a != "dynamodb:GetItem" || !strings.Contains(string(cond), `"dynamodb:LeadingKeys":["W#*","R#*"]`) {
+					t.Errorf("ops may %s on the state table (%s)", a, cond)
+				}
+			case strings.HasPrefix(a, "sqs:"):
+				if strings.Contains(string(res), "AsyncFailures") {
+					t.Errorf("ops may %s on the async-failures queue", a)
+				}
+				if a == "sqs:DeleteMessage" && !strings.Contains(string(res), "InboundDeadLetterQueue") {
+					t.Errorf("ops may delete from %s", res)
+				}
+			default:
+				t.Errorf("ops may %s", a)
+			}
+		}
+	}
 }
 
 func TestNoSecretValues(t *testing.T) {
@@ -338,6 +364,17 @@ func TestNoSecretValues(t *testing.T) {
 
 func TestHTTPAPI(t *testing.T) {
 	s := current(t)
+	check(t, "ops routes need IAM", func() {
+		for _, rk := range []string{"GET /ops", "POST /ops/{proxy+}", "GET /ops/{proxy+}"} {
+			s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{"RouteKey": rk, "AuthorizationType": "AWS_IAM"})
+		}
+	})
+	for _, r := range resources(s, "AWS::ApiGatewayV2::Route") {
+		props := r["Properties"].(map[string]any)
+		if strings.Contains(fmt.Sprint(props["RouteKey"]), "/ops") && props["AuthorizationType"] != "AWS_IAM" {
+			t.Errorf("open ops route %v", props["RouteKey"])
+		}
+	}
 	check(t, "routes, throttling, access logs", func() {
 		s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{"RouteKey": "POST /erp/{connection}/events"})
 		s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{"RouteKey": "GET /erp/{connection}/events"})
@@ -351,7 +388,7 @@ func TestHTTPAPI(t *testing.T) {
 func TestAlarms(t *testing.T) {
 	s := current(t)
 	alarms := resources(s, "AWS::CloudWatch::Alarm")
-	want := []string{"InboundDeadLettersAlarm", "AsyncFailuresAlarm", "InboundBacklogAlarm", "IngestErrorsAlarm", "DispatchThrottlesAlarm",
+	want := []string{"InboundDeadLettersAlarm", "AsyncFailuresAlarm", "InboundBacklogAlarm", "IngestErrorsAlarm", "DispatchThrottlesAlarm", "OpsErrorsAlarm",
 		"AlisQIBudgetacmebc", "AlisQIThrottledacmebc", "WatermarkLagacmebc"}
 	for _, w := range want {
 		found := false

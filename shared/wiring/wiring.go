@@ -32,6 +32,7 @@ import (
 	"github.com/qbridge/qbridge/shared/dispatch"
 	"github.com/qbridge/qbridge/shared/ingest"
 	"github.com/qbridge/qbridge/shared/obs"
+	"github.com/qbridge/qbridge/shared/ops"
 	sqsqueue "github.com/qbridge/qbridge/shared/queue/sqs"
 	"github.com/qbridge/qbridge/shared/secrets"
 	"github.com/qbridge/qbridge/shared/secrets/awssm"
@@ -112,4 +113,31 @@ func Dispatch() (*dispatch.Dispatcher, error) {
 	sq := sqsClient(cfg)
 	return &dispatch.Dispatcher{Connections: reg, States: st, Audit: st, Inbound: sqsqueue.New(sq, vars["QBRIDGE_INBOUND_QUEUE_URL"]),
 		DeadLetter: sqsqueue.New(sq, vars["QBRIDGE_DEADLETTER_QUEUE_URL"]), Log: obs.Logger("dispatch")}, nil
+}
+
+// Ops builds the ops function: it reads the state and audit tables, the
+// queues' depths and the dead letters, and adds audit records for the
+// operators' actions.
+func Ops() (*ops.Service, error) {
+	cfg, err := config()
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{}
+	for _, name := range []string{"QBRIDGE_STATE_TABLE", "QBRIDGE_AUDIT_TABLE", "QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL"} {
+		if vars[name], err = env(name); err != nil {
+			return nil, err
+		}
+	}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = awsenv.Endpoint("dynamodb") })
+	st := dynamo.New(db, dynamo.Tables{State: vars["QBRIDGE_STATE_TABLE"], Audit: vars["QBRIDGE_AUDIT_TABLE"]}, nil)
+	reg, err := registry(cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	sq := sqsClient(cfg)
+	inbound := sqsqueue.New(sq, vars["QBRIDGE_INBOUND_QUEUE_URL"])
+	dlq := sqsqueue.New(sq, vars["QBRIDGE_DEADLETTER_QUEUE_URL"])
+	return &ops.Service{Connections: reg, Audit: st, Watermarks: st, Limiter: st, Inbound: inbound, Log: obs.Logger("ops"),
+		DeadLetters: []ops.DeadLetterQueue{{Name: "inbound dead letters", Queue: dlq, Letters: sqsqueue.NewDeadLetters(dlq, inbound, 5)}}}, nil
 }

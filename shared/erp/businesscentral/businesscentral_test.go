@@ -193,7 +193,9 @@ func FuzzReceive(f *testing.F) {
 
 func TestSubscriptions(t *testing.T) {
 	f := setup(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(r.URL.Query().Get("validationToken"))) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.URL.Query().Get("validationToken")))
+	}))
 	defer srv.Close()
 	if _, err := f.sb.Subscribe(context.Background(), srv.URL, "api/v2.0/companies(x)/items", "cs-secret-1"); err != nil {
 		t.Fatal(err)

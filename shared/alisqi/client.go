@@ -25,6 +25,7 @@ import (
 
 	"github.com/qbridge/qbridge/shared/secrets"
 	"github.com/qbridge/qbridge/shared/store"
+	"github.com/qbridge/qbridge/shared/wait"
 )
 
 // Limiter is the shared token bucket (store.RateLimiter).
@@ -73,7 +74,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("alisqi: no API token")
 	}
 	c := &Client{base: base, token: cfg.Token, http: cfg.HTTP, limiter: cfg.Limiter, bucket: cfg.Bucket,
-		rate: store.Rate{PerMinute: cfg.PerMinute}, max: cfg.MaxAttempts, now: time.Now, sleep: sleep}
+		rate: store.Rate{PerMinute: cfg.PerMinute}, max: cfg.MaxAttempts, now: time.Now, sleep: wait.Sleep}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -297,15 +298,4 @@ func scrub(err error) error {
 func backoff(attempt int) time.Duration {
 	ceiling := min(8*time.Second, 250*time.Millisecond<<min(attempt-1, 6))
 	return time.Duration(rand.Int64N(int64(ceiling))) + 50*time.Millisecond
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

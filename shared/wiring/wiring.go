@@ -50,6 +50,33 @@ func env(name string) (string, error) {
 	return v, nil
 }
 
+// envs reads required variables.
+func envs(names ...string) (map[string]string, error) {
+	vars := map[string]string{}
+	for _, n := range names {
+		v, err := env(n)
+		if err != nil {
+			return nil, err
+		}
+		vars[n] = v
+	}
+	return vars, nil
+}
+
+// stateful builds what the functions that keep state share: the DynamoDB
+// store (tables from the environment) and the connection registry using
+// its rate bucket.
+func stateful(cfg aws.Config) (*dynamo.Store, *connections.Registry, error) {
+	vars, err := envs("QBRIDGE_STATE_TABLE", "QBRIDGE_AUDIT_TABLE")
+	if err != nil {
+		return nil, nil, err
+	}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = awsenv.Endpoint("dynamodb") })
+	st := dynamo.New(db, dynamo.Tables{State: vars["QBRIDGE_STATE_TABLE"], Audit: vars["QBRIDGE_AUDIT_TABLE"]}, nil)
+	reg, err := registry(cfg, st)
+	return st, reg, err
+}
+
 // httpClient is shared by the ERP adapters and AlisQI clients.
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
@@ -98,15 +125,11 @@ func Dispatch() (*dispatch.Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	vars := map[string]string{}
-	for _, name := range []string{"QBRIDGE_STATE_TABLE", "QBRIDGE_AUDIT_TABLE", "QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL"} {
-		if vars[name], err = env(name); err != nil {
-			return nil, err
-		}
+	vars, err := envs("QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL")
+	if err != nil {
+		return nil, err
 	}
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = awsenv.Endpoint("dynamodb") })
-	st := dynamo.New(db, dynamo.Tables{State: vars["QBRIDGE_STATE_TABLE"], Audit: vars["QBRIDGE_AUDIT_TABLE"]}, nil)
-	reg, err := registry(cfg, st)
+	st, reg, err := stateful(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,15 +146,11 @@ func Ops() (*ops.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	vars := map[string]string{}
-	for _, name := range []string{"QBRIDGE_STATE_TABLE", "QBRIDGE_AUDIT_TABLE", "QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL"} {
-		if vars[name], err = env(name); err != nil {
-			return nil, err
-		}
+	vars, err := envs("QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL")
+	if err != nil {
+		return nil, err
 	}
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = awsenv.Endpoint("dynamodb") })
-	st := dynamo.New(db, dynamo.Tables{State: vars["QBRIDGE_STATE_TABLE"], Audit: vars["QBRIDGE_AUDIT_TABLE"]}, nil)
-	reg, err := registry(cfg, st)
+	st, reg, err := stateful(cfg)
 	if err != nil {
 		return nil, err
 	}

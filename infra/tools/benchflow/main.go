@@ -165,8 +165,8 @@ func run(specFile string, keys, versions, copies, perRequest, singles int) error
 	fmt.Printf("DynamoDB read units per event: %.3f\n", downUse.ReadUnits/events)
 	fmt.Printf("SQS requests per event: %.4f (ingest %.4f, dispatch %.4f)\n", float64(ingestUse.SQSBillable+downUse.SQSBillable)/events, float64(ingestUse.SQSBillable)/events, float64(downUse.SQSBillable)/events)
 	fmt.Printf("dispatch invocations: %d, mean %.0f ms\n", h.DispatchCalls.Load(), float64(h.DispatchNanos.Load())/1e6/float64(max(1, h.DispatchCalls.Load())))
-	fmt.Printf("DynamoDB requests: %v (conditional failures %d)\n", ddb(use), use.ConditionalFailures)
-	fmt.Printf("SQS requests: %v\n", sqsOps(use))
+	fmt.Printf("DynamoDB requests: %v (conditional failures %d)\n", requests(use, "DynamoDB"), use.ConditionalFailures)
+	fmt.Printf("SQS requests: %v\n", requests(use, "SQS"))
 
 	perM := 1e6 / events
 	down := obs.USEast1.Price(obs.Work{Usage: downUse, Invocations: h.DispatchCalls.Load(),
@@ -183,21 +183,12 @@ func run(specFile string, keys, versions, copies, perRequest, singles int) error
 	return nil
 }
 
-func ddb(u obs.Usage) map[string]int64 {
+// requests returns one service's request counts by operation.
+func requests(u obs.Usage, service string) map[string]int64 {
 	out := map[string]int64{}
 	for k, v := range u.Requests {
-		if strings.HasPrefix(k, "DynamoDB.") {
-			out[strings.TrimPrefix(k, "DynamoDB.")] = v
-		}
-	}
-	return out
-}
-
-func sqsOps(u obs.Usage) map[string]int64 {
-	out := map[string]int64{}
-	for k, v := range u.Requests {
-		if strings.HasPrefix(k, "SQS.") {
-			out[strings.TrimPrefix(k, "SQS.")] = v
+		if op, ok := strings.CutPrefix(k, service+"."); ok {
+			out[op] = v
 		}
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/qbridge/qbridge/shared/queue"
+	"github.com/qbridge/qbridge/shared/wait"
 )
 
 // API is the part of the SQS client the queue uses.
@@ -66,7 +67,7 @@ func (q *Queue) sendBatch(ctx context.Context, batch []queue.Outgoing) error {
 			if attempt == sendAttempts {
 				return fmt.Errorf("sqs: %d messages not accepted after %d attempts", len(pending), sendAttempts)
 			}
-			if err := sleep(ctx, time.Duration(50<<attempt)*time.Millisecond); err != nil {
+			if err := wait.Sleep(ctx, time.Duration(50<<attempt)*time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -197,17 +198,6 @@ func (q *Queue) release(ctx context.Context, msgs []queue.Message) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Depth returns the approximate number of visible messages, and of those in

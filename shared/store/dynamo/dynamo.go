@@ -48,6 +48,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/qbridge/qbridge/shared/store"
+	"github.com/qbridge/qbridge/shared/wait"
 )
 
 // API is the part of the DynamoDB client the store uses.
@@ -152,15 +153,7 @@ func seconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.
 
 // backoff sleeps a little before retrying an optimistic write, with jitter.
 func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(mrand.Int64N(int64(5*time.Millisecond)<<min(attempt, 6))) + time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, time.Duration(mrand.Int64N(int64(5*time.Millisecond)<<min(attempt, 6)))+time.Millisecond)
 }
 
 func randomID() string {

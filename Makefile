@@ -21,7 +21,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(TOOLS)/jsii
 CDK_CLI := $(TOOLS)/node/node_modules/.bin/cdk
 
-.PHONY: all build run qbridge test test-unit emulators bench bench-flow synth deploy fuzz lint clean
+.PHONY: all build run qbridge test test-unit emulators bench bench-flow bench-coldstart synth deploy fuzz lint clean
 
 all: lint test
 
@@ -65,6 +65,10 @@ bench:
 bench-flow:
 	infra/scripts/with-emulators.sh $(GO) run ./infra/tools/benchflow
 
+## bench-coldstart: each function's cold start against a bare aws-lambda-go hello, with the Runtime Interface Emulator
+bench-coldstart:
+	infra/scripts/coldstart.sh
+
 ## synth: the CloudFormation template, offline, into cdk.out/ (builds the zips first)
 synth: build
 	rm -rf cdk.out
@@ -84,6 +88,8 @@ fuzz:
 	$(GO) test ./shared/mapping -run '^$$' -fuzz '^FuzzMap$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./shared/schedule -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./shared/record -run '^$$' -fuzz '^FuzzPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./shared/erp/generic -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./shared/erp/businesscentral -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(STATICCHECK)

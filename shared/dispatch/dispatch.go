@@ -78,8 +78,14 @@ type Dispatcher struct {
 
 // item is one change event on its way through a batch.
 type item struct {
-	msg    *message
-	ev     model.ChangeEvent
+	msg *message
+	ev  model.ChangeEvent
+	// owner claims the key: the message's owner, unless the stored state
+	// belongs to another event coalesced into this one — then this event
+	// is that claim's retry and acts as its owner.
+	owner string
+	// owners are the claim owners of every event coalesced into this one.
+	owners []string
 	conn   *connections.Connection
 	entity *spec.Entity
 	force  bool // an operator's replay: apply even if unchanged

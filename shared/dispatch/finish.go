@@ -28,7 +28,7 @@ func (r *run) finish(ctx context.Context) {
 		}
 		if it.claimed {
 			// AlisQI does not hold what the state would claim: put it back.
-			if err := r.d.States.Restore(ctx, it.ev.EntityKey(), it.msg.owner, it.cur); err != nil {
+			if err := r.d.States.Restore(ctx, it.ev.EntityKey(), it.owner, it.cur); err != nil {
 				it.outcome, it.reason = Retried, "could not restore the state of a refused record: "+err.Error()
 				continue
 			}
@@ -71,45 +71,41 @@ func (r *run) giveUp(now time.Time) {
 }
 
 // requeue sends each message's transiently failed events back to the
-// inbound queue in a message of their own, delayed until they can succeed,
-// with the original claim owner; the original message is then done.
+// inbound queue, alone and delayed until they can succeed, carrying the
+// owner each one claimed its key with; the original message is then done.
 func (r *run) requeue(ctx context.Context, now time.Time) {
 	for _, m := range r.msgs {
-		var evs []model.ChangeEvent
-		var last string
-		var retryAt int64
-		backoffOnly := false
+		if m.retry {
+			continue
+		}
+		byOwner := map[string][]*item{}
+		var owners []string
 		for _, it := range m.items {
-			if it.outcome != Retried || m.retry {
+			if it.outcome != Retried {
 				continue
 			}
-			evs = append(evs, it.ev)
-			last = it.reason
-			if it.retryAt == 0 {
-				backoffOnly = true
+			if byOwner[it.owner] == nil {
+				owners = append(owners, it.owner)
 			}
-			retryAt = max(retryAt, it.retryAt)
+			byOwner[it.owner] = append(byOwner[it.owner], it)
 		}
-		if len(evs) == 0 {
+		if len(owners) == 0 {
 			continue
 		}
 		if r.d.Inbound == nil {
 			m.retry = true
 			continue
 		}
-		delay := r.d.backoff(m.attempt)
-		if !backoffOnly {
-			delay = max(time.Unix(retryAt, 0).Sub(now)+time.Second, time.Second)
-		}
-		attrs := map[string]string{}
-		if v := m.m.Attributes[queue.AttrReplay]; v != "" {
-			attrs[queue.AttrReplay] = v
-		}
-		out, err := envelope.PackRetry(evs[0].Connection, evs, attrs, &envelope.Retry{Owner: m.owner, Attempt: m.attempt + 1, Error: truncate(last, 500)})
-		if err == nil {
-			for i := range out {
-				out[i].Delay = min(delay, queue.MaxDelay)
+		var out []queue.Outgoing
+		var err error
+		for _, owner := range owners {
+			var msgs []queue.Outgoing
+			if msgs, err = r.retryMessages(m, owner, byOwner[owner], now); err != nil {
+				break
 			}
+			out = append(out, msgs...)
+		}
+		if err == nil {
 			err = r.d.Inbound.Send(ctx, out)
 		}
 		if err != nil {
@@ -118,6 +114,35 @@ func (r *run) requeue(ctx context.Context, now time.Time) {
 			m.retry = true
 		}
 	}
+}
+
+// retryMessages packs one owner's failed events of message m, delayed until
+// they can succeed: the latest known retry time, else backoff.
+func (r *run) retryMessages(m *message, owner string, items []*item, now time.Time) ([]queue.Outgoing, error) {
+	evs := make([]model.ChangeEvent, len(items))
+	var retryAt int64
+	backoffOnly := false
+	for i, it := range items {
+		evs[i] = it.ev
+		if it.retryAt == 0 {
+			backoffOnly = true
+		}
+		retryAt = max(retryAt, it.retryAt)
+	}
+	delay := r.d.backoff(m.attempt)
+	if !backoffOnly {
+		delay = max(time.Unix(retryAt, 0).Sub(now)+time.Second, time.Second)
+	}
+	attrs := map[string]string{}
+	if v := m.m.Attributes[queue.AttrReplay]; v != "" {
+		attrs[queue.AttrReplay] = v
+	}
+	last := items[len(items)-1].reason
+	out, err := envelope.PackRetry(evs[0].Connection, evs, attrs, &envelope.Retry{Owner: owner, Attempt: m.attempt + 1, Error: truncate(last, 500)})
+	for i := range out {
+		out[i].Delay = min(delay, queue.MaxDelay)
+	}
+	return out, err
 }
 
 // backoff is the delay before attempt n+1: RetryBase doubling, capped at

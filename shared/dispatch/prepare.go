@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ func (r *run) decode(msgs []queue.Message) {
 			continue
 		}
 		for _, ev := range env.Events {
-			it := &item{msg: msg, ev: ev, force: m.Attributes[queue.AttrReplay] == "true"}
+			it := &item{msg: msg, ev: ev, owner: msg.owner, force: m.Attributes[queue.AttrReplay] == "true"}
 			msg.items = append(msg.items, it)
 			r.items = append(r.items, it)
 		}
@@ -92,7 +93,7 @@ func (r *run) expand(ctx context.Context) {
 				key, kerr := plan.Key(rec)
 				version, verr := plan.Version(rec)
 				ev.Key, ev.Version, ev.ID = key, version, it.ev.ID+"/"+key
-				child := &item{msg: it.msg, force: it.force, rec: rec, ev: ev}
+				child := &item{msg: it.msg, owner: it.owner, force: it.force, rec: rec, ev: ev}
 				switch {
 				case kerr != nil:
 					child.poison("collection record: "+kerr.Error(), kerr.Error())
@@ -136,6 +137,7 @@ func (r *run) coalesce() []*item {
 			winner, loser = it, cur
 		}
 		winner.force = winner.force || loser.force
+		winner.owners = append(append(winner.owners, loser.owner), loser.owners...)
 		loser.finish(Coalesced, fmt.Sprintf("superseded by version %d (event %s)", winner.ev.Version, winner.ev.ID))
 		best[k] = winner
 	}
@@ -176,6 +178,11 @@ func (r *run) readStates(ctx context.Context, winners []*item) {
 	for _, it := range winners {
 		if st, ok := states[it.ev.EntityKey()]; ok {
 			it.cur = &st
+			// A coalesced event that claimed this key earlier hands its
+			// claim to the winner: the winner is now that claim's retry.
+			if st.Owner != "" && st.Owner != it.owner && slices.Contains(it.owners, st.Owner) {
+				it.owner = st.Owner
+			}
 		}
 		r.skipByVersion(it, it.ev.Version)
 	}
@@ -185,7 +192,7 @@ func (r *run) readStates(ctx context.Context, winners []*item) {
 // a record to compare) equal to, the applied one. A message's own claim is
 // never skipped: that is its retry.
 func (r *run) skipByVersion(it *item, version int64) {
-	if it.final() || it.cur == nil || it.force || version == 0 || it.cur.Owner == it.msg.owner {
+	if it.final() || it.cur == nil || it.force || version == 0 || it.cur.Owner == it.owner {
 		return
 	}
 	switch {
@@ -342,7 +349,7 @@ func (r *run) prepareDelete(it *item) {
 }
 
 func (r *run) nextState(it *item, version int64, hash, alisqiKey string, now time.Time) store.EntityState {
-	next := store.EntityState{Key: it.ev.EntityKey(), Version: version, Hash: hash, AlisQIKey: alisqiKey, Owner: it.msg.owner,
+	next := store.EntityState{Key: it.ev.EntityKey(), Version: version, Hash: hash, AlisQIKey: alisqiKey, Owner: it.owner,
 		LeaseUntil: now.Add(r.d.lease()).Unix()}
 	if it.cur != nil {
 		next.AlisQIID, next.Decision = it.cur.AlisQIID, it.cur.Decision

@@ -105,6 +105,9 @@ type item struct {
 	// retryAt, when set, is when a retried item can succeed (another
 	// message's lease ends, AlisQI's Retry-After passes), Unix seconds.
 	retryAt int64
+	// busy: the item only waited for another message's lease; nothing
+	// failed, so it does not count as an attempt.
+	busy bool
 }
 
 func (it *item) final() bool { return it.outcome != "" }

@@ -61,7 +61,7 @@ func (r *run) finish(ctx context.Context) {
 // giveUp dead-letters events that failed transiently too often.
 func (r *run) giveUp(now time.Time) {
 	for _, it := range r.items {
-		if it.outcome == Retried && it.msg.attempt+1 >= r.d.maxAttempts() {
+		if it.outcome == Retried && !it.busy && it.msg.attempt+1 >= r.d.maxAttempts() {
 			it.outcome, it.reason = DeadLettered, fmt.Sprintf("gave up after %d attempts; the last: %s", it.msg.attempt+1, it.reason)
 			if it.logged == "" {
 				it.logged = it.reason
@@ -133,12 +133,20 @@ func (r *run) retryMessages(m *message, owner string, items []*item, now time.Ti
 	if !backoffOnly {
 		delay = max(time.Unix(retryAt, 0).Sub(now)+time.Second, time.Second)
 	}
+	// Waiting for another message's lease is not a failed attempt.
+	attempt := m.attempt
+	for _, it := range items {
+		if !it.busy {
+			attempt = m.attempt + 1
+			break
+		}
+	}
 	attrs := map[string]string{}
 	if v := m.m.Attributes[queue.AttrReplay]; v != "" {
 		attrs[queue.AttrReplay] = v
 	}
 	last := items[len(items)-1].reason
-	out, err := envelope.PackRetry(evs[0].Connection, evs, attrs, &envelope.Retry{Owner: owner, Attempt: m.attempt + 1, Error: truncate(last, 500)})
+	out, err := envelope.PackRetry(evs[0].Connection, evs, attrs, &envelope.Retry{Owner: owner, Attempt: attempt, Error: truncate(last, 500)})
 	for i := range out {
 		out[i].Delay = min(delay, queue.MaxDelay)
 	}

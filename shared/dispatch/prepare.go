@@ -299,7 +299,7 @@ func (r *run) prepare(winners []*item) {
 			it.finish(Unchanged, "the same content is already in AlisQI")
 			continue
 		case store.Busy:
-			it.retryAt = it.cur.LeaseUntil
+			it.retryAt, it.busy = it.cur.LeaseUntil, true
 			it.retry("another message is writing this record")
 			continue
 		}

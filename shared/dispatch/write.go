@@ -145,7 +145,7 @@ func (r *run) claim(ctx context.Context, chunk []entry, renew ...bool) []entry {
 			case outcome == store.Unchanged:
 				it.finish(Unchanged, "the same content was applied meanwhile")
 			default:
-				it.retryAt = cur.LeaseUntil
+				it.retryAt, it.busy = cur.LeaseUntil, true
 				it.retry("another message is writing this record")
 			}
 		}()

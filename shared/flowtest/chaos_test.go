@@ -93,10 +93,19 @@ func TestChaos(t *testing.T) {
 	if len(results) != 300 {
 		t.Errorf("AlisQI has %d items, want 300", len(results))
 	}
+	held := map[string]bool{}
 	for _, r := range results {
 		key := fmt.Sprint(r["item_code_"])
+		held[key] = true
 		if want := newest[key]; r["revision_"] != float64(want) || r["description_"] != fmt.Sprintf("Item %s v%d", key, want) {
 			t.Errorf("%s: AlisQI holds revision %v (%v), want %d", key, r["revision_"], r["description_"], want)
+			history(t, h, key)
+		}
+	}
+	for key := range newest {
+		if !held[key] {
+			t.Errorf("%s is not in AlisQI", key)
+			history(t, h, key)
 		}
 	}
 
@@ -158,5 +167,18 @@ func postSigned(t *testing.T, h *Harness, body any) {
 	resp.Body.Close()
 	if resp.StatusCode != 202 {
 		t.Fatalf("ingest answered %d", resp.StatusCode)
+	}
+}
+
+// history logs a key's audit trail, oldest first, to explain a failure.
+func history(t *testing.T, h *Harness, key string) {
+	recs, err := h.Store.ByKey(context.Background(), h.Key("items", key), time.Now().Add(-time.Hour), 1000)
+	if err != nil {
+		t.Logf("  (no history: %v)", err)
+		return
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		t.Logf("  %s %s v%d by %s: %s %s", r.Time.Format("15:04:05.000"), key, r.Version, r.MessageID, r.Outcome, r.Detail)
 	}
 }

@@ -57,6 +57,7 @@ type Client struct {
 	rate    store.Rate
 	max     int
 	calls   atomic.Int64
+	limited atomic.Int64 // 429 answers
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 }
@@ -93,6 +94,9 @@ func New(cfg Config) (*Client, error) {
 
 // Calls returns how many HTTP requests the client has made.
 func (c *Client) Calls() int64 { return c.calls.Load() }
+
+// Throttled returns how many calls AlisQI answered with 429.
+func (c *Client) Throttled() int64 { return c.limited.Load() }
 
 // Bucket is the shared rate bucket's name (never the token).
 func (c *Client) Bucket() string { return c.bucket }
@@ -243,6 +247,7 @@ func (c *Client) once(ctx context.Context, r request, target string) ([]byte, *E
 	}
 	e := &Error{Call: r.call, Status: resp.StatusCode, Message: errorMessage(data, resp.Status)}
 	if resp.StatusCode == 429 {
+		c.limited.Add(1)
 		e.RetryAfter = max(retryAfter, time.Second)
 		if retryAfter == 0 {
 			e.RetryAfter = 60 * time.Second / time.Duration(c.rate.PerMinute)

@@ -150,8 +150,8 @@ func TestRetriesServerErrorsAndWaitsOut429(t *testing.T) {
 	if _, err := c.GetResults(context.Background(), alisqi.ResultsQuery{SetID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if calls.Load() != 3 || c.Calls() != 3 {
-		t.Fatalf("%d calls, want 3", calls.Load())
+	if calls.Load() != 3 || c.Calls() != 3 || c.Throttled() != 1 {
+		t.Fatalf("%d calls (want 3), %d throttled (want 1)", calls.Load(), c.Throttled())
 	}
 	if gap := times[2].Sub(times[1]); gap < 900*time.Millisecond {
 		t.Errorf("retried %v after a 429 with Retry-After 1", gap)

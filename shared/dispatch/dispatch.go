@@ -193,7 +193,7 @@ func (d *Dispatcher) margin() time.Duration {
 // every other message is done (applied, skipped or dead-lettered) and may
 // be deleted.
 func (d *Dispatcher) Process(ctx context.Context, msgs []queue.Message) []string {
-	r := &run{d: d, start: d.now(), calls: map[*connections.Connection]int64{}}
+	r := &run{d: d, start: d.now(), calls: map[*connections.Connection]int64{}, throttled: map[*connections.Connection]int64{}}
 	r.decode(msgs)
 	r.expand(ctx)
 	r.resolve()
@@ -219,4 +219,6 @@ type run struct {
 	msgs  []*message
 	items []*item
 	calls map[*connections.Connection]int64 // AlisQI calls made, per connection
+	// throttled counts AlisQI's 429 answers, per connection.
+	throttled map[*connections.Connection]int64
 }

@@ -1,11 +1,13 @@
 package dispatch_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,7 +120,15 @@ func TestDuplicateIsUnchanged(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	ev := event("NW-2", 1, "Oat")
+	var emf bytes.Buffer
+	f.d.MetricsOut = &emf
 	f.d.Process(ctx, []queue.Message{message(t, "a", nil, ev)})
+	// The EMF line feeds the dashboard and the AlisQI alarms.
+	for _, want := range []string{`"applied":1`, `"alisqiCalls":1`, `"alisqiThrottled":0`, `"Connection":"northwind"`, `"Namespace":"qbridge"`} {
+		if !strings.Contains(emf.String(), want) {
+			t.Errorf("metrics %s lack %s", emf.String(), want)
+		}
+	}
 	calls := f.alisqi.CountCalls("storeResults")
 	f.d.Process(ctx, []queue.Message{message(t, "b", nil, ev)})
 	if f.alisqi.CountCalls("storeResults") != calls {

@@ -252,6 +252,7 @@ func (r *run) metrics(ctx context.Context, now time.Time) {
 	}
 	for conn, calls := range r.calls {
 		get(conn.Name()).Count("alisqiCalls", int(calls))
+		get(conn.Name()).Count("alisqiThrottled", int(r.throttled[conn]))
 	}
 	for _, m := range per {
 		m.Millis("batchDuration", now.Sub(r.start))

@@ -80,8 +80,11 @@ func (r *run) writeTarget(ctx context.Context, t target, entries []entry) {
 		}
 		return
 	}
-	before := client.Calls()
-	defer func() { r.calls[t.conn] += client.Calls() - before }()
+	before, limited := client.Calls(), client.Throttled()
+	defer func() {
+		r.calls[t.conn] += client.Calls() - before
+		r.throttled[t.conn] += client.Throttled() - limited
+	}()
 	size := t.conn.Spec.AlisQI.BatchSize
 	for start := 0; start < len(entries); {
 		// An item already given up on (dead-lettered, retried) writes

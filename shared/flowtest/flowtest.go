@@ -125,7 +125,7 @@ func New(ctx context.Context, o Options) (*Harness, error) {
 		o.Modify(s)
 	}
 	h.Spec = s
-	for _, set := range sets(s) {
+	for _, set := range s.Sets() {
 		h.AlisQI.AddSet(alisqi.SetDefinition{ID: set, Name: fmt.Sprintf("set %d", set), Fields: o.Sets[set]}, "measurementSet")
 	}
 
@@ -179,28 +179,6 @@ func unique(prefix string) string {
 	defer seq.Unlock()
 	seq.n++
 	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), seq.n)
-}
-
-// sets lists every AlisQI set the spec writes to.
-func sets(s *spec.Spec) []int {
-	seen := map[int]bool{}
-	var out []int
-	add := func(id int) {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	for _, name := range s.EntityOrder {
-		add(s.Entities[name].AlisQI.Set)
-	}
-	for _, t := range s.Triggers {
-		add(t.Inspection.Set)
-	}
-	for _, o := range s.Outcomes {
-		add(o.Set)
-	}
-	return out
 }
 
 // IngestHandler serves POST/GET /erp/{connection}/events through the real

@@ -6,6 +6,8 @@
 package spec
 
 import (
+	"sort"
+
 	"github.com/qbridge/qbridge/shared/model"
 	"github.com/qbridge/qbridge/shared/rules"
 )
@@ -225,3 +227,24 @@ const (
 	JobPull          = "pull"
 	JobPollDecisions = "pollDecisions"
 )
+
+// Sets lists every AlisQI set the spec writes to or reads decisions from,
+// sorted.
+func (s *Spec) Sets() []int {
+	seen := map[int]bool{}
+	for _, name := range s.EntityOrder {
+		seen[s.Entities[name].AlisQI.Set] = true
+	}
+	for _, t := range s.Triggers {
+		seen[t.Inspection.Set] = true
+	}
+	for _, o := range s.Outcomes {
+		seen[o.Set] = true
+	}
+	out := make([]int, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	sort.Ints(out)
+	return out
+}

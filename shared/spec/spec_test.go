@@ -207,6 +207,9 @@ func TestBusinessCentralCoversTheWorkshop(t *testing.T) {
 	if names["pull-purchaseReceipts"] != "rate(15 minutes)" || names["pull-items"] != "cron(0 2 * * ? *)" || names["poll-lot-release"] != "rate(5 minutes)" {
 		t.Errorf("schedules = %v", names)
 	}
+	if sets := s.Sets(); len(sets) != 15 || sets[0] != 101 || sets[len(sets)-1] != 302 {
+		t.Errorf("sets = %v", sets)
+	}
 	if _, ok := names["pull-vendors"]; ok {
 		t.Error("event-only entity got a schedule")
 	}

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,7 +240,7 @@ func (r *Runner) startServer(addr string, h http.Handler) (string, error) {
 
 func (r *Runner) startSandbox(s *spec.Spec, typed map[int][]alisqi.FieldDef) (*Sandbox, error) {
 	sb := &Sandbox{AlisQI: alisqisandbox.New(sandboxCredentials.AlisQIToken.Reveal())}
-	for _, set := range specSets(s) {
+	for _, set := range s.Sets() {
 		sb.AlisQI.AddSet(alisqi.SetDefinition{ID: set, Name: fmt.Sprintf("%s set %d", s.Connection, set), Fields: typed[set]}, "measurementSet")
 	}
 	var err error
@@ -258,25 +257,6 @@ func (r *Runner) startSandbox(s *spec.Spec, typed map[int][]alisqi.FieldDef) (*S
 		s.ERP.BaseURL, s.ERP.TokenURL = sb.BC.BaseURL(), sb.BC.TokenURL()
 	}
 	return sb, nil
-}
-
-func specSets(s *spec.Spec) []int {
-	seen := map[int]bool{}
-	var out []int
-	for _, name := range s.EntityOrder {
-		seen[s.Entities[name].AlisQI.Set] = true
-	}
-	for _, t := range s.Triggers {
-		seen[t.Inspection.Set] = true
-	}
-	for _, o := range s.Outcomes {
-		seen[o.Set] = true
-	}
-	for id := range seen {
-		out = append(out, id)
-	}
-	sort.Ints(out)
-	return out
 }
 
 // subscribeSandboxes subscribes each BC sandbox to this runner's webhook

@@ -119,44 +119,53 @@ func Ingest() (*ingest.Service, error) {
 	return &ingest.Service{Connections: reg, Inbound: sqsqueue.New(sqsClient(cfg), inbound), MaxBody: maxBody, Log: obs.Logger("ingest")}, nil
 }
 
-// Dispatch builds the dispatch function.
-func Dispatch() (*dispatch.Dispatcher, error) {
+// installation is what the stateful functions (dispatch, ops) share: the
+// state and audit store, the connections, and the inbound queue with its
+// dead-letter queue.
+type installation struct {
+	store       *dynamo.Store
+	registry    *connections.Registry
+	inbound     *sqsqueue.Queue
+	deadLetters *sqsqueue.Queue
+}
+
+func build() (installation, error) {
 	cfg, err := config()
 	if err != nil {
-		return nil, err
+		return installation{}, err
 	}
 	vars, err := envs("QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL")
 	if err != nil {
-		return nil, err
+		return installation{}, err
 	}
 	st, reg, err := stateful(cfg)
 	if err != nil {
-		return nil, err
+		return installation{}, err
 	}
 	sq := sqsClient(cfg)
-	return &dispatch.Dispatcher{Connections: reg, States: st, Audit: st, Inbound: sqsqueue.New(sq, vars["QBRIDGE_INBOUND_QUEUE_URL"]),
-		DeadLetter: sqsqueue.New(sq, vars["QBRIDGE_DEADLETTER_QUEUE_URL"]), Log: obs.Logger("dispatch")}, nil
+	return installation{store: st, registry: reg, inbound: sqsqueue.New(sq, vars["QBRIDGE_INBOUND_QUEUE_URL"]),
+		deadLetters: sqsqueue.New(sq, vars["QBRIDGE_DEADLETTER_QUEUE_URL"])}, nil
+}
+
+// Dispatch builds the dispatch function.
+func Dispatch() (*dispatch.Dispatcher, error) {
+	in, err := build()
+	if err != nil {
+		return nil, err
+	}
+	return &dispatch.Dispatcher{Connections: in.registry, States: in.store, Audit: in.store, Inbound: in.inbound,
+		DeadLetter: in.deadLetters, Log: obs.Logger("dispatch")}, nil
 }
 
 // Ops builds the ops function: it reads the state and audit tables, the
 // queues' depths and the dead letters, and adds audit records for the
 // operators' actions.
 func Ops() (*ops.Service, error) {
-	cfg, err := config()
+	in, err := build()
 	if err != nil {
 		return nil, err
 	}
-	vars, err := envs("QBRIDGE_INBOUND_QUEUE_URL", "QBRIDGE_DEADLETTER_QUEUE_URL")
-	if err != nil {
-		return nil, err
-	}
-	st, reg, err := stateful(cfg)
-	if err != nil {
-		return nil, err
-	}
-	sq := sqsClient(cfg)
-	inbound := sqsqueue.New(sq, vars["QBRIDGE_INBOUND_QUEUE_URL"])
-	dlq := sqsqueue.New(sq, vars["QBRIDGE_DEADLETTER_QUEUE_URL"])
-	return &ops.Service{Connections: reg, Audit: st, Watermarks: st, Limiter: st, Inbound: inbound, Log: obs.Logger("ops"),
-		DeadLetters: []ops.DeadLetterQueue{{Name: "inbound dead letters", Queue: dlq, Letters: sqsqueue.NewDeadLetters(dlq, inbound, 5)}}}, nil
+	return &ops.Service{Connections: in.registry, Audit: in.store, Watermarks: in.store, Limiter: in.store, Inbound: in.inbound, Log: obs.Logger("ops"),
+		DeadLetters: []ops.DeadLetterQueue{{Name: "inbound dead letters", Queue: in.deadLetters,
+			Letters: sqsqueue.NewDeadLetters(in.deadLetters, in.inbound, 5)}}}, nil
 }

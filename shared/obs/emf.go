@@ -41,9 +41,6 @@ func (m *Metrics) add(name string, v float64, unit string) {
 	m.mu.Unlock()
 }
 
-// Value returns a metric's value so far.
-func (m *Metrics) Value(name string) float64 { m.mu.Lock(); defer m.mu.Unlock(); return m.values[name] }
-
 // Write emits the EMF line and resets the values.
 func (m *Metrics) Write(w io.Writer, now time.Time) error {
 	m.mu.Lock()

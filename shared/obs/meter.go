@@ -7,7 +7,6 @@ package obs
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -45,16 +44,6 @@ func (u Usage) Total(service string) int64 {
 		}
 	}
 	return n
-}
-
-// Ops lists the counted operations, sorted.
-func (u Usage) Ops() []string {
-	ops := make([]string, 0, len(u.Requests))
-	for k := range u.Requests {
-		ops = append(ops, k)
-	}
-	sort.Strings(ops)
-	return ops
 }
 
 // Snapshot returns a copy of the counts so far.

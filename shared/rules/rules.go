@@ -10,7 +10,6 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -34,12 +33,10 @@ func Compile(src string) (*Condition, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := parser.Parse(src)
-	if err != nil {
-		return nil, err
-	}
+	// The compiled program keeps its AST: find the previous.* fields there.
 	v := &previousFields{seen: map[string]bool{}}
-	ast.Walk(&tree.Node, v)
+	node := program.Node()
+	ast.Walk(&node, v)
 	c := &Condition{program: program, source: src}
 	for f := range v.seen {
 		c.previous = append(c.previous, f)

@@ -9,7 +9,6 @@ package secrets
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -36,9 +35,6 @@ func (s Secret) Equal(presented string) bool {
 	}
 	return subtle.ConstantTimeCompare([]byte(s), []byte(presented)) == 1
 }
-
-// EqualMAC compares an expected MAC with a presented one in constant time.
-func EqualMAC(expected, presented []byte) bool { return hmac.Equal(expected, presented) }
 
 func (s Secret) String() string             { return redacted }
 func (s Secret) GoString() string           { return `secrets.Secret("` + redacted + `")` }

@@ -67,9 +67,6 @@ func (b *Broker) Queue(name string, cfg Config) *Queue {
 	return &Queue{b: b, name: name, cfg: cfg}
 }
 
-// Name is the queue's name.
-func (q *Queue) Name() string { return q.name }
-
 func newID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

@@ -38,9 +38,6 @@ var _ queue.Queue = (*Queue)(nil)
 // New returns the queue at url.
 func New(api API, url string) *Queue { return &Queue{api: api, url: url} }
 
-// URL is the queue's URL.
-func (q *Queue) URL() string { return q.url }
-
 // sendAttempts bounds retries of entries SQS failed to take.
 const sendAttempts = 5
 

@@ -136,38 +136,32 @@ func (s *Service) act(ctx context.Context, id, action string, body []byte, actor
 		return Acted{}, model.Errorf(model.EInvalid, `say why: a JSON body {"reason": "..."} of at least 3 characters`)
 	}
 	for _, q := range s.DeadLetters {
-		letters, err := q.Letters.List(ctx, 1000)
+		// Replay and Discard find the letter themselves and return it: one
+		// scan of the queue, and no window between finding and acting.
+		var d *queue.DeadLetter
+		var err error
+		if action == "replay" {
+			d, err = q.Letters.Replay(ctx, id)
+		} else {
+			d, err = q.Letters.Discard(ctx, id)
+		}
 		if err != nil {
 			return Acted{}, model.Wrap(model.EUnavailable, "dead-letter queue unavailable", err)
 		}
-		for _, d := range letters {
-			if d.ID != id {
-				continue
-			}
-			dl := s.describe(q.Name, d)
-			var done bool
-			if action == "replay" {
-				done, err = q.Letters.Replay(ctx, id)
-			} else {
-				done, err = q.Letters.Discard(ctx, id)
-			}
-			if err != nil {
-				return Acted{}, model.Wrap(model.EUnavailable, "dead-letter queue unavailable", err)
-			}
-			if !done {
-				break // someone else acted on it meanwhile
-			}
-			outcome := map[string]string{"replay": "replayed", "discard": "discarded"}[action]
-			rec := store.AuditRecord{Time: s.now(), Connection: dl.Connection, Flow: "ops", Entity: dl.Entity, Key: dl.Key,
-				Outcome: outcome, Version: dl.Version, MessageID: id, Actor: actor, Detail: strings.TrimSpace(in.Reason)}
-			if err := s.Audit.Append(ctx, []store.AuditRecord{rec}); err != nil {
-				// The action happened; say so loudly rather than hide it.
-				s.log().ErrorContext(ctx, "dead letter "+outcome+" but not audited", "id", id, "actor", actor, "error", err.Error())
-				return Acted{}, model.Wrap(model.EUnavailable, outcome+", but the audit trail could not record it: contact support", err)
-			}
-			s.log().InfoContext(ctx, "dead letter "+outcome, "id", id, "actor", actor, "connection", dl.Connection, "entity", dl.Entity, "key", dl.Key)
-			return Acted{ID: id, Action: outcome, Actor: actor, Reason: rec.Detail}, nil
+		if d == nil {
+			continue // not in this queue, or someone else acted on it
 		}
+		dl := s.describe(q.Name, *d)
+		outcome := map[string]string{"replay": "replayed", "discard": "discarded"}[action]
+		rec := store.AuditRecord{Time: s.now(), Connection: dl.Connection, Flow: "ops", Entity: dl.Entity, Key: dl.Key,
+			Outcome: outcome, Version: dl.Version, MessageID: id, Actor: actor, Detail: strings.TrimSpace(in.Reason)}
+		if err := s.Audit.Append(ctx, []store.AuditRecord{rec}); err != nil {
+			// The action happened; say so loudly rather than hide it.
+			s.log().ErrorContext(ctx, "dead letter "+outcome+" but not audited", "id", id, "actor", actor, "error", err.Error())
+			return Acted{}, model.Wrap(model.EUnavailable, outcome+", but the audit trail could not record it: contact support", err)
+		}
+		s.log().InfoContext(ctx, "dead letter "+outcome, "id", id, "actor", actor, "connection", dl.Connection, "entity", dl.Entity, "key", dl.Key)
+		return Acted{ID: id, Action: outcome, Actor: actor, Reason: rec.Detail}, nil
 	}
 	return Acted{}, model.Errorf(model.ENotFound, "no dead letter %s (replayed or discarded already?)", id)
 }

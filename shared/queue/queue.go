@@ -88,10 +88,12 @@ type DeadLetters interface {
 	// List returns up to max dead letters without consuming them.
 	List(ctx context.Context, max int) ([]DeadLetter, error)
 	// Replay sends the dead letter with id back to its source queue, marked
-	// as a replay, and removes it. It reports false when id is not there.
-	Replay(ctx context.Context, id string) (bool, error)
-	// Discard removes the dead letter with id; false when it is not there.
-	Discard(ctx context.Context, id string) (bool, error)
+	// as a replay, and removes it. It returns the letter, or nil when id is
+	// not there (acted on already).
+	Replay(ctx context.Context, id string) (*DeadLetter, error)
+	// Discard removes the dead letter with id and returns it, or nil when
+	// it is not there.
+	Discard(ctx context.Context, id string) (*DeadLetter, error)
 }
 
 // TooLargeError is returned for a message over MaxMessageBytes.

@@ -274,43 +274,69 @@ func (d *DeadLetters) List(ctx context.Context, max int) ([]queue.DeadLetter, er
 	return out, rows.Err()
 }
 
+// letter reads one dead letter inside tx, or nil.
+func (d *DeadLetters) letter(ctx context.Context, tx *sql.Tx, id string) (*queue.DeadLetter, error) {
+	var m queue.Message
+	var attrs string
+	var sent int64
+	err := tx.QueryRowContext(ctx, `SELECT id, body, attrs, sent_at, receive_count FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name).
+		Scan(&m.ID, &m.Body, &attrs, &sent, &m.ReceiveCount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	_ = json.Unmarshal([]byte(attrs), &m.Attributes)
+	m.SentAt = time.UnixMicro(sent).UTC()
+	dl := queue.DeadLetterOf(m, d.source.cfg.MaxReceives)
+	return &dl, nil
+}
+
 // Replay implements queue.DeadLetters: the message goes back to its source,
 // marked as a replay, in one transaction.
-func (d *DeadLetters) Replay(ctx context.Context, id string) (bool, error) {
+func (d *DeadLetters) Replay(ctx context.Context, id string) (*queue.DeadLetter, error) {
 	tx, err := d.dlq.b.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	var attrs string
-	if err := tx.QueryRowContext(ctx, `SELECT attrs FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name).Scan(&attrs); errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	} else if err != nil {
-		return false, err
+	dl, err := d.letter(ctx, tx, id)
+	if err != nil || dl == nil {
+		return nil, err
 	}
-	m := map[string]string{}
-	_ = json.Unmarshal([]byte(attrs), &m)
-	m[queue.AttrReplay] = "true"
-	b, _ := json.Marshal(m)
+	attrs := map[string]string{}
+	for k, v := range dl.Attributes {
+		attrs[k] = v
+	}
+	attrs[queue.AttrReplay] = "true"
+	b, _ := json.Marshal(attrs)
 	now := time.Now().UnixMicro()
 	// A new id, as SQS gives a re-sent message.
 	if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET id = ?, queue = ?, attrs = ?, sent_at = ?, visible_at = ?, receive_count = 0, first_received_at = 0, receipt = '' WHERE id = ?`,
 		newID(), d.source.name, string(b), now, now, id); err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return false, err
+		return nil, err
 	}
 	d.dlq.b.wake(d.source.name)
-	return true, nil
+	return dl, nil
 }
 
 // Discard implements queue.DeadLetters.
-func (d *DeadLetters) Discard(ctx context.Context, id string) (bool, error) {
-	res, err := d.dlq.b.db.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name)
+func (d *DeadLetters) Discard(ctx context.Context, id string) (*queue.DeadLetter, error) {
+	tx, err := d.dlq.b.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	defer func() { _ = tx.Rollback() }()
+	dl, err := d.letter(ctx, tx, id)
+	if err != nil || dl == nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name); err != nil {
+		return nil, err
+	}
+	return dl, tx.Commit()
 }

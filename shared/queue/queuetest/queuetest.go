@@ -203,25 +203,25 @@ func testDeadLetters(t *testing.T, newQueues Factory) {
 	if d0.Flow != "dispatch" || d0.Reason != "cannot map items 0: item_code_ (from number): expected a value" || !d0.FirstAttempt.Equal(first) || !d0.LastAttempt.Equal(first.Add(time.Minute)) {
 		t.Errorf("dead letter = %+v", d0)
 	}
-	ok, err := qs.DeadLetters.Replay(ctx, d0.ID)
-	if err != nil || !ok {
-		t.Fatalf("Replay = %v, %v", ok, err)
+	replayedDL, err := qs.DeadLetters.Replay(ctx, d0.ID)
+	if err != nil || replayedDL == nil || string(replayedDL.Body) != "dl0" || replayedDL.Reason != d0.Reason {
+		t.Fatalf("Replay = %+v, %v", replayedDL, err)
 	}
 	replayed := receiveN(t, qs.Source, 1, 5*time.Second)
 	if len(replayed) != 1 || string(replayed[0].Body) != "dl0" || replayed[0].Attributes[queue.AttrReplay] != "true" {
 		t.Fatalf("replayed = %+v", replayed)
 	}
-	if ok, err := qs.DeadLetters.Discard(ctx, byBody["dl1"].ID); err != nil || !ok {
-		t.Fatalf("Discard = %v, %v", ok, err)
+	if dl, err := qs.DeadLetters.Discard(ctx, byBody["dl1"].ID); err != nil || dl == nil || string(dl.Body) != "dl1" || dl.Flow != "dispatch" {
+		t.Fatalf("Discard = %+v, %v", dl, err)
 	}
 	left, _ := qs.DeadLetters.List(ctx, 10)
 	if len(left) != 1 || string(left[0].Body) != "dl2" {
 		t.Fatalf("left = %+v", left)
 	}
-	if ok, err := qs.DeadLetters.Replay(ctx, "no-such-id"); err != nil || ok {
-		t.Errorf("Replay of an unknown id = %v, %v", ok, err)
+	if dl, err := qs.DeadLetters.Replay(ctx, "no-such-id"); err != nil || dl != nil {
+		t.Errorf("Replay of an unknown id = %+v, %v", dl, err)
 	}
-	if ok, _ := qs.DeadLetters.Discard(ctx, d0.ID); ok {
+	if dl, _ := qs.DeadLetters.Discard(ctx, d0.ID); dl != nil {
 		t.Error("discarded a message that was already replayed")
 	}
 }

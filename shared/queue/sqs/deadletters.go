@@ -81,10 +81,10 @@ func (d *DeadLetters) find(ctx context.Context, id string) (*queue.Message, erro
 }
 
 // Replay implements queue.DeadLetters.
-func (d *DeadLetters) Replay(ctx context.Context, id string) (bool, error) {
+func (d *DeadLetters) Replay(ctx context.Context, id string) (*queue.DeadLetter, error) {
 	m, err := d.find(ctx, id)
 	if err != nil || m == nil {
-		return false, err
+		return nil, err
 	}
 	attrs := make(map[string]string, len(m.Attributes)+1)
 	for k, v := range m.Attributes {
@@ -92,16 +92,18 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) (bool, error) {
 	}
 	attrs[queue.AttrReplay] = "true"
 	if err := d.source.Send(ctx, []queue.Outgoing{{Body: m.Body, Attributes: attrs}}); err != nil {
-		return false, errors.Join(err, d.dlq.release(ctx, []queue.Message{*m}))
+		return nil, errors.Join(err, d.dlq.release(ctx, []queue.Message{*m}))
 	}
-	return true, d.dlq.Delete(ctx, []string{m.Receipt})
+	dl := queue.DeadLetterOf(*m, d.maxReceives)
+	return &dl, d.dlq.Delete(ctx, []string{m.Receipt})
 }
 
 // Discard implements queue.DeadLetters.
-func (d *DeadLetters) Discard(ctx context.Context, id string) (bool, error) {
+func (d *DeadLetters) Discard(ctx context.Context, id string) (*queue.DeadLetter, error) {
 	m, err := d.find(ctx, id)
 	if err != nil || m == nil {
-		return false, err
+		return nil, err
 	}
-	return true, d.dlq.Delete(ctx, []string{m.Receipt})
+	dl := queue.DeadLetterOf(*m, d.maxReceives)
+	return &dl, d.dlq.Delete(ctx, []string{m.Receipt})
 }

@@ -18,6 +18,8 @@ package dispatch
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -193,7 +195,7 @@ func (d *Dispatcher) margin() time.Duration {
 // every other message is done (applied, skipped or dead-lettered) and may
 // be deleted.
 func (d *Dispatcher) Process(ctx context.Context, msgs []queue.Message) []string {
-	r := &run{d: d, start: d.now(), calls: map[*connections.Connection]int64{}, throttled: map[*connections.Connection]int64{}}
+	r := &run{d: d, id: runID(), start: d.now(), calls: map[*connections.Connection]int64{}, throttled: map[*connections.Connection]int64{}}
 	r.decode(msgs)
 	r.expand(ctx)
 	r.resolve()
@@ -214,11 +216,20 @@ func (d *Dispatcher) Process(ctx context.Context, msgs []queue.Message) []string
 
 // run is the state of one Process call.
 type run struct {
-	d     *Dispatcher
+	d *Dispatcher
+	// id holds the leases this run takes: a message processed by two runs
+	// at once (redelivered while in work) must not race itself.
+	id    string
 	start time.Time
 	msgs  []*message
 	items []*item
 	calls map[*connections.Connection]int64 // AlisQI calls made, per connection
 	// throttled counts AlisQI's 429 answers, per connection.
 	throttled map[*connections.Connection]int64
+}
+
+func runID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "run-" + hex.EncodeToString(b)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,29 @@ type fixture struct {
 	d      *dispatch.Dispatcher
 	store  *sqlite.Store
 	alisqi *alisqisandbox.Server
+	clock  *clock
+}
+
+// clock is real time, moved forward by Advance, so leases can run out
+// without a test waiting for them.
+type clock struct {
+	mu   sync.Mutex
+	skew time.Duration
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.skew) }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.skew += d; c.mu.Unlock() }
+
+// sent records what is sent to a queue.
+type sent struct {
+	queue.Queue
+	out []queue.Outgoing
+}
+
+func (s *sent) Send(ctx context.Context, msgs []queue.Outgoing) error {
+	s.out = append(s.out, msgs...)
+	return s.Queue.Send(ctx, msgs)
 }
 
 func setup(t *testing.T) *fixture {
@@ -56,15 +80,16 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st, _ := sqlite.New(db, nil)
+	c := &clock{}
+	st, _ := sqlite.New(db, c.Now)
 	broker, _ := embedded.NewBroker(db)
 	reg, err := connections.New([]*spec.Spec{s}, connections.Options{Secrets: creds{}, Limiter: st})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &dispatch.Dispatcher{Connections: reg, States: st, Audit: st, Inbound: broker.Queue("inbound", embedded.Config{}),
-		DeadLetter: broker.Queue("dlq", embedded.Config{}), Log: nil, MetricsOut: io.Discard}
-	return &fixture{d: d, store: st, alisqi: aq}
+		DeadLetter: broker.Queue("dlq", embedded.Config{}), Log: nil, MetricsOut: io.Discard, Now: c.Now}
+	return &fixture{d: d, store: st, alisqi: aq, clock: c}
 }
 
 func event(key string, version int, name string) model.ChangeEvent {
@@ -92,16 +117,27 @@ func TestRetryCoalescedWithADuplicateIsStillWritten(t *testing.T) {
 	ev := event("NW-1", 5, "Rye")
 	// M1 claimed the key, then its AlisQI write failed: the state says v5 by M1.
 	m1 := message(t, "m1", nil, ev)
+	inbound := &sent{Queue: f.d.Inbound}
+	f.d.Inbound = inbound
 	f.alisqi.SetFaults(alisqisandbox.Faults{ServerErrorRate: 1}, 1)
 	f.d.Process(ctx, []queue.Message{m1})
 	f.alisqi.SetFaults(alisqisandbox.Faults{}, 1)
 	got, _ := f.store.GetMany(ctx, []model.EntityKey{ev.EntityKey()})
-	if st := got[ev.EntityKey()]; st.Owner != "m1" || st.Version != ev.Version {
+	st := got[ev.EntityKey()]
+	if st.Owner != "m1" || st.Version != ev.Version {
 		t.Fatalf("state after the failed write = %+v", st)
 	}
 	if len(f.alisqi.Results(11)) != 0 {
 		t.Fatal("the failed write reached AlisQI")
 	}
+	// Its retry runs elsewhere, so it waits until M1's run's lease is over.
+	if len(inbound.out) != 1 {
+		t.Fatalf("%d retries sent, want 1", len(inbound.out))
+	}
+	if wait := time.Until(time.Unix(st.LeaseUntil, 0)); inbound.out[0].Delay < wait {
+		t.Fatalf("retry delayed %v, want past the lease (%v)", inbound.out[0].Delay, wait)
+	}
+	f.clock.Advance(inbound.out[0].Delay)
 	// M1's retry and a later duplicate (M3) arrive in one batch; M3 wins.
 	dup := ev
 	dup.ReceivedAt = ev.ReceivedAt.Add(time.Minute)

@@ -28,7 +28,7 @@ func (r *run) finish(ctx context.Context) {
 		}
 		if it.claimed {
 			// AlisQI does not hold what the state would claim: put it back.
-			if err := r.d.States.Restore(ctx, it.ev.EntityKey(), it.owner, it.cur); err != nil {
+			if err := r.d.States.Restore(ctx, it.ev.EntityKey(), r.id, it.cur); err != nil {
 				it.outcome, it.reason = Retried, "could not restore the state of a refused record: "+err.Error()
 				continue
 			}
@@ -132,6 +132,13 @@ func (r *run) retryMessages(m *message, owner string, items []*item, now time.Ti
 	delay := r.d.backoff(m.attempt)
 	if !backoffOnly {
 		delay = max(time.Unix(retryAt, 0).Sub(now)+time.Second, time.Second)
+	}
+	// The retry runs in another run, which cannot take over this run's
+	// lease: it waits for the lease on a key claimed here to run out.
+	for _, it := range items {
+		if it.claimed {
+			delay = max(delay, time.Unix(it.next.LeaseUntil, 0).Sub(now)+time.Second)
+		}
 	}
 	// Waiting for another message's lease is not a failed attempt.
 	attempt := m.attempt

@@ -349,7 +349,7 @@ func (r *run) prepareDelete(it *item) {
 }
 
 func (r *run) nextState(it *item, version int64, hash, alisqiKey string, now time.Time) store.EntityState {
-	next := store.EntityState{Key: it.ev.EntityKey(), Version: version, Hash: hash, AlisQIKey: alisqiKey, Owner: it.owner,
+	next := store.EntityState{Key: it.ev.EntityKey(), Version: version, Hash: hash, AlisQIKey: alisqiKey, Owner: it.owner, Holder: r.id,
 		LeaseUntil: now.Add(r.d.lease()).Unix()}
 	if it.cur != nil {
 		next.AlisQIID, next.Decision = it.cur.AlisQIID, it.cur.Decision

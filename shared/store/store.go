@@ -32,10 +32,23 @@ type EntityState struct {
 	// Owner is the message that applied this state; it may re-apply it (a
 	// retry of its own delivery) while others see it as unchanged.
 	Owner string
-	// LeaseUntil (Unix seconds) keeps other messages off the key while its
-	// owner writes to AlisQI, so two versions never race there.
+	// LeaseUntil (Unix seconds) keeps every other writer off the key while
+	// its holder writes to AlisQI, so two versions never race there.
 	LeaseUntil int64
-	UpdatedAt  time.Time
+	// Holder is the processing run that holds the lease. It is not the
+	// owner: one claim can be worked on by two runs at once (a message
+	// redelivered while still in work), and those must not race either.
+	// Empty means the owner holds it; the stores save LeaseHolder.
+	Holder    string
+	UpdatedAt time.Time
+}
+
+// LeaseHolder is who holds the state's lease: its holder, else its owner.
+func (s *EntityState) LeaseHolder() string {
+	if s.Holder != "" {
+		return s.Holder
+	}
+	return s.Owner
 }
 
 // Outcome is what Apply did.
@@ -77,7 +90,7 @@ func Decide(current *EntityState, next *EntityState, force bool, now time.Time) 
 		return Stale
 	case current.Version == next.Version && current.Hash == next.Hash && !force && !mine:
 		return Unchanged
-	case !mine && current.LeaseUntil > now.Unix():
+	case current.LeaseUntil > now.Unix() && current.LeaseHolder() != next.LeaseHolder():
 		return Busy
 	}
 	return Applied
@@ -93,9 +106,9 @@ type EntityStates interface {
 	// applied, the stored state that prevented it.
 	Apply(ctx context.Context, next EntityState, force bool) (Outcome, *EntityState, error)
 	// Restore puts back prev (or removes the state when prev is nil) if
-	// owner still owns the key: an AlisQI write that failed for good must not
-	// leave a state claiming AlisQI holds it.
-	Restore(ctx context.Context, key model.EntityKey, owner string, prev *EntityState) error
+	// holder still holds the key's lease: an AlisQI write that failed for
+	// good must not leave a state claiming AlisQI holds it.
+	Restore(ctx context.Context, key model.EntityKey, holder string, prev *EntityState) error
 }
 
 // IdempotencyStatus is the state of an idempotency record.

@@ -28,6 +28,10 @@ func TestDecide(t *testing.T) {
 		{"retry by owner", cur, EntityState{Version: 5, Hash: "h5", Owner: "m1"}, false, Applied},
 		{"replay forced", &expired, EntityState{Version: 5, Hash: "h5", Owner: "m9"}, true, Applied},
 		{"replay forced but leased", cur, EntityState{Version: 5, Hash: "h5", Owner: "m9"}, true, Busy},
+		{"owner's other run while leased", &EntityState{Version: 5, Hash: "h5", Owner: "m1", Holder: "run-a", LeaseUntil: now.Unix() + 30},
+			EntityState{Version: 6, Hash: "h6", Owner: "m1", Holder: "run-b"}, false, Busy},
+		{"same run renews", &EntityState{Version: 5, Hash: "h5", Owner: "m1", Holder: "run-a", LeaseUntil: now.Unix() + 30},
+			EntityState{Version: 5, Hash: "h5", Owner: "m1", Holder: "run-a"}, false, Applied},
 	}
 	for _, tt := range tests {
 		if got := Decide(tt.current, &tt.next, tt.force, now); got != tt.want {

@@ -11,7 +11,7 @@
 //
 //	S#{connection}#{entity}#{key}  entity state: v version, h hash, aid AlisQI id, aqk AlisQI key,
 //	                               dec decision, prev previous fields (JSON), own owner,
-//	                               lease (Unix s), upd (Unix µs)
+//	                               hl lease holder, lease (Unix s), upd (Unix µs)
 //	I#{key}                        idempotency: st status, res result, lease (Unix s), exp (TTL, Unix s)
 //	W#{job}                        watermark: val, upd
 //	R#{bucket}                     token bucket: mt milli-tokens, ra refilled (Unix ms),

@@ -25,7 +25,7 @@ func stateItem(st store.EntityState, now time.Time) (map[string]types.AttributeV
 		"upd":   n(now.UnixMicro()),
 	}
 	// Empty strings are left out: older DynamoDB-compatible servers refuse them.
-	for k, v := range map[string]string{"aid": st.AlisQIID, "aqk": st.AlisQIKey, "dec": st.Decision, "own": st.Owner} {
+	for k, v := range map[string]string{"aid": st.AlisQIID, "aqk": st.AlisQIKey, "dec": st.Decision, "own": st.Owner, "hl": st.LeaseHolder()} {
 		if v != "" {
 			item[k] = s(v)
 		}
@@ -46,7 +46,7 @@ func stateFrom(k model.EntityKey, item map[string]types.AttributeValue) (*store.
 	}
 	st := &store.EntityState{
 		Key: k, Version: getN(item, "v"), Hash: getS(item, "h"), AlisQIID: getS(item, "aid"), AlisQIKey: getS(item, "aqk"),
-		Decision: getS(item, "dec"), Owner: getS(item, "own"), LeaseUntil: getN(item, "lease"),
+		Decision: getS(item, "dec"), Owner: getS(item, "own"), Holder: getS(item, "hl"), LeaseUntil: getN(item, "lease"),
 		UpdatedAt: time.UnixMicro(getN(item, "upd")).UTC(),
 	}
 	if p := getS(item, "prev"); p != "" {
@@ -124,7 +124,11 @@ func (st *Store) Apply(ctx context.Context, next store.EntityState, force bool) 
 			names["#o"] = "own"
 			values[":o"] = s(next.Owner)
 			newer += " OR #o = :o"
-			free += " OR #o = :o"
+		}
+		if holder := next.LeaseHolder(); holder != "" {
+			names["#hl"] = "hl"
+			values[":hl"] = s(holder)
+			free += " OR #hl = :hl"
 		}
 		cond := fmt.Sprintf("attribute_not_exists(pk) OR (#v <= :v AND (%s) AND (%s))", newer, free)
 		_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -159,10 +163,10 @@ func (st *Store) Apply(ctx context.Context, next store.EntityState, force bool) 
 }
 
 // Restore implements store.EntityStates.
-func (st *Store) Restore(ctx context.Context, k model.EntityKey, owner string, prev *store.EntityState) error {
-	cond := "#o = :o"
-	names := map[string]string{"#o": "own"}
-	values := map[string]types.AttributeValue{":o": s(owner)}
+func (st *Store) Restore(ctx context.Context, k model.EntityKey, holder string, prev *store.EntityState) error {
+	cond := "#hl = :hl"
+	names := map[string]string{"#hl": "hl"}
+	values := map[string]types.AttributeValue{":hl": s(holder)}
 	var err error
 	if prev == nil {
 		_, err = st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
@@ -184,7 +188,7 @@ func (st *Store) Restore(ctx context.Context, k model.EntityKey, owner string, p
 		})
 	}
 	if _, ok := isConditionFailed(err); ok {
-		return nil // someone else owns the key now: their state stands
+		return nil // someone else holds the key now: their state stands
 	}
 	return err
 }

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS entity_state (
 	conn TEXT NOT NULL, entity TEXT NOT NULL, key TEXT NOT NULL,
 	version INTEGER NOT NULL, hash TEXT NOT NULL, alisqi_id TEXT NOT NULL DEFAULT '', alisqi_key TEXT NOT NULL DEFAULT '',
 	decision TEXT NOT NULL DEFAULT '', previous TEXT NOT NULL DEFAULT '',
-	owner TEXT NOT NULL DEFAULT '', lease_until INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+	owner TEXT NOT NULL DEFAULT '', holder TEXT NOT NULL DEFAULT '', lease_until INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
 	PRIMARY KEY (conn, entity, key)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -90,9 +90,9 @@ func (s *Store) getState(ctx context.Context, q querier, k model.EntityKey) (*st
 	var st store.EntityState
 	var prev string
 	var updated int64
-	err := q.QueryRowContext(ctx, `SELECT version, hash, alisqi_id, alisqi_key, decision, previous, owner, lease_until, updated_at
+	err := q.QueryRowContext(ctx, `SELECT version, hash, alisqi_id, alisqi_key, decision, previous, owner, holder, lease_until, updated_at
 		FROM entity_state WHERE conn = ? AND entity = ? AND key = ?`, k.Connection, k.Entity, k.Key).
-		Scan(&st.Version, &st.Hash, &st.AlisQIID, &st.AlisQIKey, &st.Decision, &prev, &st.Owner, &st.LeaseUntil, &updated)
+		Scan(&st.Version, &st.Hash, &st.AlisQIID, &st.AlisQIKey, &st.Decision, &prev, &st.Owner, &st.Holder, &st.LeaseUntil, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -157,17 +157,17 @@ func (s *Store) putState(ctx context.Context, tx *sql.Tx, st store.EntityState) 
 		prev = string(b)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO entity_state
-		(conn, entity, key, version, hash, alisqi_id, alisqi_key, decision, previous, owner, lease_until, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		st.Key.Connection, st.Key.Entity, st.Key.Key, st.Version, st.Hash, st.AlisQIID, st.AlisQIKey, st.Decision, prev, st.Owner, st.LeaseUntil, s.now().UnixMicro())
+		(conn, entity, key, version, hash, alisqi_id, alisqi_key, decision, previous, owner, holder, lease_until, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.Key.Connection, st.Key.Entity, st.Key.Key, st.Version, st.Hash, st.AlisQIID, st.AlisQIKey, st.Decision, prev, st.Owner, st.LeaseHolder(), st.LeaseUntil, s.now().UnixMicro())
 	return err
 }
 
 // Restore implements store.EntityStates.
-func (s *Store) Restore(ctx context.Context, k model.EntityKey, owner string, prev *store.EntityState) error {
+func (s *Store) Restore(ctx context.Context, k model.EntityKey, holder string, prev *store.EntityState) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		cur, err := s.getState(ctx, tx, k)
-		if err != nil || cur == nil || cur.Owner != owner {
+		if err != nil || cur == nil || cur.LeaseHolder() != holder {
 			return err
 		}
 		if prev == nil {

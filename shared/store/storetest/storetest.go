@@ -113,7 +113,8 @@ func testEntityStates(t *testing.T, newStores Factory) {
 	}
 	mustApply(t, s, store.EntityState{Key: k, Version: 12, Hash: "d", Owner: "m6"}, false, store.Applied)
 
-	// Restore: only the owner, back to the previous state or to nothing.
+	// Restore: only the lease holder (here the owner), back to the previous
+	// state or to nothing.
 	before := getOne(t, s, k)
 	mustApply(t, s, store.EntityState{Key: k, Version: 13, Hash: "e", Owner: "m7"}, false, store.Applied)
 	if err := s.Restore(ctx, k, "someone-else", &before); err != nil {
@@ -135,6 +136,31 @@ func testEntityStates(t *testing.T, newStores Factory) {
 	}
 	if got, _ := s.GetMany(ctx, []model.EntityKey{k2}); len(got) != 0 {
 		t.Errorf("Restore(nil) left %+v", got)
+	}
+
+	// Two runs of one claim (a message redelivered while in work) do not
+	// share a lease: the claim's other run waits, the holding run goes on,
+	// and only the holding run may put the state back.
+	k3 := key("item-3")
+	mustApply(t, s, store.EntityState{Key: k3, Version: 1, Hash: "a", Owner: "m1", Holder: "run-1", LeaseUntil: clock.Now().Unix() + 60}, false, store.Applied)
+	if st := getOne(t, s, k3); st.Holder != "run-1" || st.Owner != "m1" {
+		t.Errorf("stored = %+v", st)
+	}
+	mustApply(t, s, store.EntityState{Key: k3, Version: 2, Hash: "b", Owner: "m1", Holder: "run-2"}, false, store.Busy)
+	mustApply(t, s, store.EntityState{Key: k3, Version: 2, Hash: "b", Owner: "m1", Holder: "run-1", LeaseUntil: clock.Now().Unix() + 60}, false, store.Applied)
+	for _, holder := range []string{"run-2", "m1"} {
+		if err := s.Restore(ctx, k3, holder, nil); err != nil {
+			t.Fatal(err)
+		}
+		if getOne(t, s, k3).Version != 2 {
+			t.Errorf("Restore by %s, not the lease holder, changed the state", holder)
+		}
+	}
+	if err := s.Restore(ctx, k3, "run-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetMany(ctx, []model.EntityKey{k3}); len(got) != 0 {
+		t.Errorf("Restore by the holder left %+v", got)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qbridge/qbridge/shared/schedule"
+	"github.com/qbridge/qbridge/shared/wait"
 )
 
 // Job is one scheduled piece of work, as EventBridge would trigger it.
@@ -36,14 +37,7 @@ func (c *Cron) sleep(ctx context.Context, t time.Time) error {
 	if c.Sleep != nil {
 		return c.Sleep(ctx, t)
 	}
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
+	return wait.Sleep(ctx, time.Until(t))
 }
 
 // Run fires jobs until ctx ends. A job that fails is logged; its schedule

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/qbridge/qbridge/shared/queue"
+	"github.com/qbridge/qbridge/shared/sqlitedb"
 )
 
 const schema = `
@@ -78,25 +79,22 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
 	if err := queue.Check(msgs); err != nil {
 		return err
 	}
-	tx, err := q.b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	for _, m := range msgs {
-		attrs, _ := json.Marshal(m.Attributes)
-		visible := now.Add(min(queue.MaxDelay, max(0, m.Delay)).Truncate(time.Second))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, attrs, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			newID(), q.name, m.Body, string(attrs), now.UnixMicro(), visible.UnixMicro()); err != nil {
-			_ = tx.Rollback()
-			return err
+	err := sqlitedb.Tx(ctx, q.b.db, func(tx *sql.Tx) error {
+		now := time.Now()
+		for _, m := range msgs {
+			attrs, _ := json.Marshal(m.Attributes)
+			visible := now.Add(min(queue.MaxDelay, max(0, m.Delay)).Truncate(time.Second))
+			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_messages (id, queue, body, attrs, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				newID(), q.name, m.Body, string(attrs), now.UnixMicro(), visible.UnixMicro()); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err == nil {
+		q.b.wake(q.name)
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	q.b.wake(q.name)
-	return nil
+	return err
 }
 
 // wake tells receivers waiting on name that messages arrived.
@@ -140,59 +138,76 @@ func (q *Queue) Receive(ctx context.Context, max int, wait time.Duration) ([]que
 }
 
 func (q *Queue) receive(ctx context.Context, max int, visibility time.Duration) ([]queue.Message, error) {
-	tx, err := q.b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	now := time.Now()
-	rows, err := tx.QueryContext(ctx, `SELECT id, body, attrs, sent_at, receive_count, first_received_at FROM queue_messages
-		WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, sent_at LIMIT ?`, q.name, now.UnixMicro(), max)
-	if err != nil {
-		return nil, err
-	}
-	var candidates []queue.Message
-	for rows.Next() {
-		var m queue.Message
-		var attrs string
-		var sent, first int64
-		if err := rows.Scan(&m.ID, &m.Body, &attrs, &sent, &m.ReceiveCount, &first); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		_ = json.Unmarshal([]byte(attrs), &m.Attributes)
-		m.SentAt = time.UnixMicro(sent).UTC()
-		if first != 0 {
-			m.FirstReceivedAt = time.UnixMicro(first).UTC()
-		}
-		candidates = append(candidates, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	var out []queue.Message
-	for _, m := range candidates {
-		if q.cfg.MaxReceives > 0 && m.ReceiveCount >= q.cfg.MaxReceives && q.cfg.DeadLetter != "" {
-			// Like SQS: the receive that finds it over its max moves it.
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = ?, visible_at = ?, receipt = '' WHERE id = ?`,
-				q.cfg.DeadLetter, now.UnixMicro(), m.ID); err != nil {
-				return nil, err
+	err := sqlitedb.Tx(ctx, q.b.db, func(tx *sql.Tx) error {
+		now := time.Now()
+		candidates, err := scanMessages(tx.QueryContext(ctx, `SELECT `+columns+` FROM queue_messages
+			WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, sent_at LIMIT ?`, q.name, now.UnixMicro(), max))
+		if err != nil {
+			return err
+		}
+		for _, m := range candidates {
+			if q.cfg.MaxReceives > 0 && m.ReceiveCount >= q.cfg.MaxReceives && q.cfg.DeadLetter != "" {
+				// Like SQS: the receive that finds it over its max moves it.
+				if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = ?, visible_at = ?, receipt = '' WHERE id = ?`,
+					q.cfg.DeadLetter, now.UnixMicro(), m.ID); err != nil {
+					return err
+				}
+				continue
 			}
-			continue
+			m.ReceiveCount++
+			if m.FirstReceivedAt.IsZero() {
+				m.FirstReceivedAt = now.UTC()
+			}
+			m.Receipt = newID()
+			if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET receive_count = ?, first_received_at = ?, visible_at = ?, receipt = ? WHERE id = ?`,
+				m.ReceiveCount, m.FirstReceivedAt.UnixMicro(), now.Add(visibility).UnixMicro(), m.Receipt, m.ID); err != nil {
+				return err
+			}
+			out = append(out, m)
 		}
-		m.ReceiveCount++
-		if m.FirstReceivedAt.IsZero() {
-			m.FirstReceivedAt = now.UTC()
-		}
-		m.Receipt = newID()
-		if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET receive_count = ?, first_received_at = ?, visible_at = ?, receipt = ? WHERE id = ?`,
-			m.ReceiveCount, m.FirstReceivedAt.UnixMicro(), now.Add(visibility).UnixMicro(), m.Receipt, m.ID); err != nil {
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// columns are the message columns scanMessage reads, in its order.
+const columns = `id, body, attrs, sent_at, receive_count, first_received_at`
+
+// scanMessage reads one row of columns.
+func scanMessage(row interface{ Scan(...any) error }) (queue.Message, error) {
+	var m queue.Message
+	var attrs string
+	var sent, first int64
+	if err := row.Scan(&m.ID, &m.Body, &attrs, &sent, &m.ReceiveCount, &first); err != nil {
+		return m, err
+	}
+	_ = json.Unmarshal([]byte(attrs), &m.Attributes)
+	m.SentAt = time.UnixMicro(sent).UTC()
+	if first != 0 {
+		m.FirstReceivedAt = time.UnixMicro(first).UTC()
+	}
+	return m, nil
+}
+
+// scanMessages reads every row of a query of columns and closes it.
+func scanMessages(rows *sql.Rows, err error) ([]queue.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []queue.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, m)
 	}
-	return out, tx.Commit()
+	return out, rows.Err()
 }
 
 // Delete implements queue.Queue. A stale receipt (the message was received
@@ -254,89 +269,68 @@ func (b *Broker) DeadLetters(dlq, source *Queue) *DeadLetters {
 
 // List implements queue.DeadLetters; the embedded queue can peek.
 func (d *DeadLetters) List(ctx context.Context, max int) ([]queue.DeadLetter, error) {
-	rows, err := d.dlq.b.db.QueryContext(ctx, `SELECT id, body, attrs, sent_at, receive_count FROM queue_messages WHERE queue = ? ORDER BY sent_at LIMIT ?`, d.dlq.name, max)
+	msgs, err := scanMessages(d.dlq.b.db.QueryContext(ctx, `SELECT `+columns+` FROM queue_messages WHERE queue = ? ORDER BY sent_at LIMIT ?`, d.dlq.name, max))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []queue.DeadLetter
-	for rows.Next() {
-		var m queue.Message
-		var attrs string
-		var sent int64
-		if err := rows.Scan(&m.ID, &m.Body, &attrs, &sent, &m.ReceiveCount); err != nil {
-			return nil, err
-		}
-		_ = json.Unmarshal([]byte(attrs), &m.Attributes)
-		m.SentAt = time.UnixMicro(sent).UTC()
-		out = append(out, queue.DeadLetterOf(m, d.source.cfg.MaxReceives))
+	out := make([]queue.DeadLetter, len(msgs))
+	for i, m := range msgs {
+		out[i] = queue.DeadLetterOf(m, d.source.cfg.MaxReceives)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// letter reads one dead letter inside tx, or nil.
-func (d *DeadLetters) letter(ctx context.Context, tx *sql.Tx, id string) (*queue.DeadLetter, error) {
-	var m queue.Message
-	var attrs string
-	var sent int64
-	err := tx.QueryRowContext(ctx, `SELECT id, body, attrs, sent_at, receive_count FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name).
-		Scan(&m.ID, &m.Body, &attrs, &sent, &m.ReceiveCount)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+// take reads the dead letter with id and, when there is one, does act with
+// it, in one transaction. It returns the letter, or nil when there is none.
+func (d *DeadLetters) take(ctx context.Context, id string, act func(*sql.Tx, *queue.DeadLetter) error) (*queue.DeadLetter, error) {
+	var dl *queue.DeadLetter
+	err := sqlitedb.Tx(ctx, d.dlq.b.db, func(tx *sql.Tx) error {
+		m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		letter := queue.DeadLetterOf(m, d.source.cfg.MaxReceives)
+		if err := act(tx, &letter); err != nil {
+			return err
+		}
+		dl = &letter
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	_ = json.Unmarshal([]byte(attrs), &m.Attributes)
-	m.SentAt = time.UnixMicro(sent).UTC()
-	dl := queue.DeadLetterOf(m, d.source.cfg.MaxReceives)
-	return &dl, nil
+	return dl, nil
 }
 
 // Replay implements queue.DeadLetters: the message goes back to its source,
 // marked as a replay, in one transaction.
 func (d *DeadLetters) Replay(ctx context.Context, id string) (*queue.DeadLetter, error) {
-	tx, err := d.dlq.b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
+	dl, err := d.take(ctx, id, func(tx *sql.Tx, dl *queue.DeadLetter) error {
+		attrs := map[string]string{}
+		for k, v := range dl.Attributes {
+			attrs[k] = v
+		}
+		attrs[queue.AttrReplay] = "true"
+		b, _ := json.Marshal(attrs)
+		now := time.Now().UnixMicro()
+		// A new id, as SQS gives a re-sent message.
+		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET id = ?, queue = ?, attrs = ?, sent_at = ?, visible_at = ?, receive_count = 0, first_received_at = 0, receipt = '' WHERE id = ?`,
+			newID(), d.source.name, string(b), now, now, id)
+		return err
+	})
+	if dl != nil {
+		d.dlq.b.wake(d.source.name)
 	}
-	defer func() { _ = tx.Rollback() }()
-	dl, err := d.letter(ctx, tx, id)
-	if err != nil || dl == nil {
-		return nil, err
-	}
-	attrs := map[string]string{}
-	for k, v := range dl.Attributes {
-		attrs[k] = v
-	}
-	attrs[queue.AttrReplay] = "true"
-	b, _ := json.Marshal(attrs)
-	now := time.Now().UnixMicro()
-	// A new id, as SQS gives a re-sent message.
-	if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET id = ?, queue = ?, attrs = ?, sent_at = ?, visible_at = ?, receive_count = 0, first_received_at = 0, receipt = '' WHERE id = ?`,
-		newID(), d.source.name, string(b), now, now, id); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	d.dlq.b.wake(d.source.name)
-	return dl, nil
+	return dl, err
 }
 
 // Discard implements queue.DeadLetters.
 func (d *DeadLetters) Discard(ctx context.Context, id string) (*queue.DeadLetter, error) {
-	tx, err := d.dlq.b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	dl, err := d.letter(ctx, tx, id)
-	if err != nil || dl == nil {
-		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name); err != nil {
-		return nil, err
-	}
-	return dl, tx.Commit()
+	return d.take(ctx, id, func(tx *sql.Tx, _ *queue.DeadLetter) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM queue_messages WHERE id = ? AND queue = ?`, id, d.dlq.name)
+		return err
+	})
 }

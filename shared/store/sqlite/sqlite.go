@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qbridge/qbridge/shared/model"
+	"github.com/qbridge/qbridge/shared/sqlitedb"
 	"github.com/qbridge/qbridge/shared/store"
 )
 
@@ -69,19 +70,6 @@ func New(db *sql.DB, now func() time.Time) (*Store, error) {
 	return &Store{db: db, now: now}, nil
 }
 
-// tx runs fn in one immediate transaction.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
@@ -128,7 +116,7 @@ func (s *Store) GetMany(ctx context.Context, keys []model.EntityKey) (map[model.
 func (s *Store) Apply(ctx context.Context, next store.EntityState, force bool) (store.Outcome, *store.EntityState, error) {
 	var outcome store.Outcome
 	var current *store.EntityState
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
 		var err error
 		if current, err = s.getState(ctx, tx, next.Key); err != nil {
 			return err
@@ -165,7 +153,7 @@ func (s *Store) putState(ctx context.Context, tx *sql.Tx, st store.EntityState) 
 
 // Restore implements store.EntityStates.
 func (s *Store) Restore(ctx context.Context, k model.EntityKey, holder string, prev *store.EntityState) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
 		cur, err := s.getState(ctx, tx, k)
 		if err != nil || cur == nil || cur.LeaseHolder() != holder {
 			return err
@@ -186,7 +174,7 @@ func seconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.
 // Begin implements store.Idempotency.
 func (s *Store) Begin(ctx context.Context, key string, lease, expiry time.Duration) (store.Begun, error) {
 	var b store.Begun
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
 		now := s.now().Unix()
 		var status int
 		var result []byte
@@ -254,7 +242,7 @@ func (s *Store) Advance(ctx context.Context, job string, value int64) (bool, err
 
 // Append implements store.Audit.
 func (s *Store) Append(ctx context.Context, recs []store.AuditRecord) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (time_us, conn, flow, entity, key, outcome, version, payload_hash, message_id, actor, detail, latency_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -306,7 +294,7 @@ func (s *Store) queryAudit(ctx context.Context, query string, args ...any) ([]st
 // Take implements store.RateLimiter.
 func (s *Store) Take(ctx context.Context, bucket string, n int, rate store.Rate) (time.Duration, error) {
 	var wait time.Duration
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
 		var b store.Bucket
 		err := tx.QueryRowContext(ctx, `SELECT milli_tokens, refilled_at_ms, blocked_until_ms FROM buckets WHERE name = ?`, bucket).
 			Scan(&b.MilliTokens, &b.RefilledAtMs, &b.BlockedUntilMs)
@@ -332,7 +320,7 @@ func (s *Store) Budget(ctx context.Context, bucket string, rate store.Rate) (int
 
 // Block implements store.RateLimiter.
 func (s *Store) Block(ctx context.Context, bucket string, until time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
 		var b store.Bucket
 		err := tx.QueryRowContext(ctx, `SELECT milli_tokens, refilled_at_ms, blocked_until_ms FROM buckets WHERE name = ?`, bucket).
 			Scan(&b.MilliTokens, &b.RefilledAtMs, &b.BlockedUntilMs)
